@@ -1,0 +1,1 @@
+"""Data tables (classes, aliases, label tables): installed as sunprep.mappings."""

@@ -1,0 +1,3 @@
+from sunprep.cli import main
+
+main()

@@ -1,0 +1,12 @@
+"""Command-line entry point: importing a command module registers its subcommand on `app`."""
+
+from __future__ import annotations
+
+from sunprep.cli import scan  # noqa: F401  (registers `scan`)
+from sunprep.cli.app import app
+
+# Each capability registers its command by an import above, only once it works end to end.
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,43 @@
+"""Typed errors: each carries the exit code the CLI returns for it.
+
+Core code raises these with a one-line message `f"{path}: {problem}"`; the CLI catches only
+these. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class SunprepError(Exception):
+    """Base of every expected failure; the message is shown to the user as one line."""
+
+    exit_code = 1
+
+
+class PartialFailure(SunprepError):
+    """A batch finished but skipped some inputs (listed in its report)."""
+
+    exit_code = 1
+
+
+class BadInput(SunprepError):
+    """An input file or folder is missing, malformed, or inconsistent."""
+
+    exit_code = 2
+
+
+class FetchError(SunprepError):
+    """A download could not be completed or verified."""
+
+    exit_code = 3
+
+
+class MappingError(SunprepError):
+    """A label mapping table is malformed or contradicts itself."""
+
+    exit_code = 4
+
+
+class TrainError(SunprepError):
+    """Training data, checkpoints or label spaces do not fit together."""
+
+    exit_code = 5
