@@ -1,0 +1,174 @@
+"""Reading the official Cityscapes release, so both domains come out of one exporter.
+
+Layout (as downloaded from cityscapes-dataset.com):
+`leftImg8bit/{split}/{city}/{city}_{seq}_{frame}_leftImg8bit.png`,
+`gtFine/{split}/{city}/..._gtFine_labelIds.png`, `disparity/{split}/{city}/..._disparity.png`,
+`camera/{split}/{city}/..._camera.json`. Label ids become the 19 train ids through the official
+table (`mappings/cityscapes_labels.csv`, from cityscapesScripts `helpers/labels.py`); train id
+255 ("ignore") becomes void.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from sunprep.errors import BadInput, MappingError
+from sunprep.labels.classes import VOID, VOID_PNG, ClassTable
+
+SPLITS = ("train", "val")  # `test` has no public labels
+IMAGE_SUFFIX = "_leftImg8bit.png"
+LABEL_SUFFIX = "_gtFine_labelIds.png"
+DISPARITY_SUFFIX = "_disparity.png"
+CAMERA_SUFFIX = "_camera.json"
+# Used only when a frame's camera file is missing: the values of the release's camera files
+# (they vary little between cities); the scene then carries a warning.
+NOMINAL_BASELINE_M = 0.209313
+NOMINAL_FX_PX = 2262.52
+
+
+@dataclass(frozen=True)
+class LabelTable:
+    """labelId -> train id as a 256-entry lookup (void -1), and the train classes with colours."""
+
+    lut: np.ndarray  # int16 (256,)
+    classes: ClassTable
+
+
+def parse_label_table(text: str, source: str) -> LabelTable:
+    """Derive the lookup and the train-class table from the official rows; no id is typed twice."""
+    lut = np.full(256, VOID, np.int16)
+    train: dict[int, tuple[str, tuple[int, int, int]]] = {}
+    for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        try:
+            label_id, train_id = int(row["id"]), int(row["train_id"])
+            name = row["name"].strip()
+            colour = (int(row["r"]), int(row["g"]), int(row["b"]))
+        except (KeyError, TypeError, ValueError) as err:
+            raise MappingError(f"{source}:{line}: expected name,id,train_id,...,r,g,b ({err})") from None
+        if label_id < 0 or train_id in (VOID, VOID_PNG):
+            continue  # no pixels carry this id (license plate), or ignored in training
+        if not 0 <= label_id < 256 or lut[label_id] != VOID:
+            raise MappingError(f"{source}:{line}: label id {label_id} out of range or repeated")
+        lut[label_id] = train_id
+        train.setdefault(train_id, (name, colour))  # first row names a train id, as upstream
+    if sorted(train) != list(range(len(train))):
+        raise MappingError(f"{source}: train ids {sorted(train)} are not 0..n-1")
+    names = tuple(train[i][0] for i in range(len(train)))
+    colours = tuple(train[i][1] for i in range(len(train)))
+    return LabelTable(lut, ClassTable(names, colours))
+
+
+def load_label_table() -> LabelTable:
+    """The official Cityscapes table shipped in mappings/."""
+    text = resources.files("sunprep.mappings").joinpath("cityscapes_labels.csv").read_text("utf-8")
+    return parse_label_table(text, "mappings/cityscapes_labels.csv")
+
+
+@dataclass(frozen=True)
+class CityscapesFrame:
+    """One frame's files; `rel` is e.g. `leftImg8bit/train/aachen/aachen_000000_000019`."""
+
+    root: Path
+    split: str
+    city: str
+    stem: str  # {city}_{seq}_{frame}
+
+    @property
+    def rel(self) -> str:
+        return f"leftImg8bit/{self.split}/{self.city}/{self.stem}"
+
+    def path(self, folder: str, suffix: str) -> Path:
+        return self.root / folder / self.split / self.city / f"{self.stem}{suffix}"
+
+
+def discover_frames(root: Path) -> list[CityscapesFrame]:
+    """Every `leftImg8bit/{train,val}/<city>/*_leftImg8bit.png`, sorted by split, city, name."""
+    root = Path(root)
+    frames = [
+        CityscapesFrame(root, split, png.parent.name, png.name[: -len(IMAGE_SUFFIX)])
+        for split in SPLITS
+        for png in sorted((root / "leftImg8bit" / split).glob(f"*/*{IMAGE_SUFFIX}"))
+    ]
+    if not frames:
+        raise BadInput(f"{root}: no leftImg8bit/{{train,val}}/<city>/*{IMAGE_SUFFIX} (not a Cityscapes release)")
+    return frames
+
+
+def _read_png(path: Path, modes: tuple[str, ...]) -> np.ndarray:
+    if not path.is_file():
+        raise BadInput(f"{path}: missing")
+    try:
+        with Image.open(path) as im:
+            if im.mode not in modes:
+                raise BadInput(f"{path}: PNG mode {im.mode}, expected {' or '.join(modes)}")
+            im.load()
+            return np.asarray(im)
+    except (OSError, UnidentifiedImageError, SyntaxError) as err:
+        raise BadInput(f"{path}: not a readable PNG ({err})") from None
+
+
+def _camera(frame: CityscapesFrame) -> tuple[float, float, tuple[str, ...]]:
+    """(baseline m, fx px, warnings) from the frame's camera file, nominal values if absent."""
+    path = frame.path("camera", CAMERA_SUFFIX)
+    if not path.is_file():
+        return NOMINAL_BASELINE_M, NOMINAL_FX_PX, (f"{path}: missing, nominal baseline and focal length used",)
+    try:
+        cam = json.loads(path.read_text("utf-8"))
+        return float(cam["extrinsic"]["baseline"]), float(cam["intrinsic"]["fx"]), ()
+    except (ValueError, KeyError, TypeError) as err:
+        raise BadInput(f"{path}: not a Cityscapes camera file ({err})") from None
+
+
+def disparity_to_depth(raw: np.ndarray, baseline_m: float, fx_px: float) -> np.ndarray:
+    """The release's rule: disparity = (p - 1) / 256 for p > 0; depth = baseline * fx / disparity.
+
+    p = 0 (invalid) and p = 1 (zero disparity, infinitely far) both become 0 = missing.
+    """
+    disparity = (raw.astype(np.float32) - 1.0) / 256.0
+    valid = disparity > 0
+    depth = np.zeros(raw.shape, np.float32)
+    depth[valid] = np.float32(baseline_m * fx_px) / disparity[valid]
+    return depth
+
+
+@dataclass(frozen=True)
+class CityscapesFrameData:
+    rgb: np.ndarray  # uint8 (H, W, 3)
+    label_ids: np.ndarray  # uint8 (H, W), official label ids
+    depth: np.ndarray  # float32 (H, W) metres, 0 = missing
+    warnings: tuple[str, ...]
+
+
+def read_frame(frame: CityscapesFrame) -> CityscapesFrameData:
+    """Read one frame; raises BadInput naming the file for anything missing or inconsistent."""
+    image_path = frame.path("leftImg8bit", IMAGE_SUFFIX)
+    rgb = _read_png(image_path, ("RGB",))
+    label_path = frame.path("gtFine", LABEL_SUFFIX)
+    label_ids = _read_png(label_path, ("L", "P"))
+    if label_ids.shape != rgb.shape[:2]:
+        raise BadInput(f"{label_path}: {label_ids.shape} labels for a {rgb.shape[:2]} image")
+    disparity_path = frame.path("disparity", DISPARITY_SUFFIX)
+    raw = _read_png(disparity_path, ("I;16", "I;16B", "I"))
+    if raw.shape != rgb.shape[:2]:
+        raise BadInput(f"{disparity_path}: {raw.shape} disparity for a {rgb.shape[:2]} image")
+    baseline, fx, warnings = _camera(frame)
+    return CityscapesFrameData(rgb, label_ids, disparity_to_depth(raw, baseline, fx), warnings)
+
+
+def frame_files(frame: CityscapesFrame) -> tuple[Path, ...]:
+    """The input files of a frame, for the manifest's input checksum."""
+    files = (
+        frame.path("leftImg8bit", IMAGE_SUFFIX),
+        frame.path("gtFine", LABEL_SUFFIX),
+        frame.path("disparity", DISPARITY_SUFFIX),
+        frame.path("camera", CAMERA_SUFFIX),
+    )
+    return tuple(p for p in files if p.is_file())
