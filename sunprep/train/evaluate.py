@@ -1,0 +1,118 @@
+"""Evaluate a checkpoint on one split: one confusion matrix over the whole split, then the scores.
+
+Writes `per_class.csv`, `confusion.csv`, `confusion.png` (row-normalised heatmap) and
+`summary.json`. The head is chosen by the data's label space, never by position.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from sunprep.atomic import atomic_path, write_text_atomic
+from sunprep.labels.classes import ClassTable
+from sunprep.train.checkpoint import head_for
+from sunprep.train.data import open_dataset
+from sunprep.train.loop import OnBatch, evaluate_split, load_for_eval, pick_device
+from sunprep.train.metrics import Scores, scores
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    checkpoint: Path
+    data: Path
+    split: str = "val"
+    out: Path | None = None  # where the tables go; None: nothing written
+    batch_size: int = 16
+    device: str = "auto"
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    classes: ClassTable
+    confusion: np.ndarray  # (n, n) int64, rows ground truth
+    scores: Scores
+    head: str
+    images: int
+    loss: float
+
+
+def evaluate(cfg: EvalConfig, on_batch: OnBatch | None = None) -> EvalResult:
+    ds = open_dataset(cfg.data)
+    device = pick_device(cfg.device)
+    model, ckpt = load_for_eval(cfg.checkpoint, device)
+    head = head_for(ckpt, ds.classes, cfg.checkpoint)
+    split = ds.load(cfg.split, cfg.workers, (lambda d, t: on_batch("read", d, t)) if on_batch else None)
+    cm, loss = evaluate_split(model, head, split, len(ds.classes), cfg.batch_size, device, on_batch)
+    cm_np = cm.numpy()
+    return EvalResult(ds.classes, cm_np, scores(cm_np), head, len(split), loss)
+
+
+def write_results(result: EvalResult, out: Path, extra: dict[str, object] | None = None) -> list[Path]:
+    """The four output files, each written atomically; returns their paths."""
+    out = Path(out)
+    s, names = result.scores, result.classes.names
+    per_class = io.StringIO()
+    w = csv.writer(per_class, lineterminator="\n")
+    w.writerow(["class_id", "name", "iou", "acc", "gt_pixels", "pred_pixels"])
+    gt, pred = result.confusion.sum(1), result.confusion.sum(0)
+    for i, name in enumerate(names):
+        w.writerow([i, name, _num(s.iou[i]), _num(s.acc[i]), int(gt[i]), int(pred[i])])
+    conf = io.StringIO()
+    w = csv.writer(conf, lineterminator="\n")
+    w.writerow(["gt\\pred", *names])
+    for name, row in zip(names, result.confusion):
+        w.writerow([name, *row.tolist()])
+    summary = {
+        "miou": s.miou,
+        "pixel_acc": s.pixel_acc,
+        "mean_acc": s.mean_acc,
+        "loss": result.loss,
+        "labelled_pixels": s.pixels,
+        "images": result.images,
+        "classes": len(names),
+        "classes_scored": int(np.sum(~np.isnan(s.iou))),
+        "head": result.head,
+        "miou_definition": "mean IoU over classes present in ground truth or prediction; one confusion matrix over the split",
+        **(extra or {}),
+    }
+    paths = [out / "per_class.csv", out / "confusion.csv", out / "summary.json", out / "confusion.png"]
+    write_text_atomic(paths[0], per_class.getvalue())
+    write_text_atomic(paths[1], conf.getvalue())
+    write_text_atomic(paths[2], json.dumps(_json_safe(summary), indent=2) + "\n")
+    with atomic_path(paths[3]) as tmp:
+        heatmap(result.confusion, result.classes).save(tmp)
+    return paths
+
+
+def heatmap(cm: np.ndarray, classes: ClassTable, cell: int = 12) -> Image.Image:
+    """Row-normalised confusion (recall) as an image: dark = 0, white = 1; a strip of class colours
+    runs along the top (prediction) and the left (ground truth)."""
+    n = len(classes)
+    rows = cm.sum(1, keepdims=True)
+    frac = np.divide(cm, rows, out=np.zeros(cm.shape, np.float64), where=rows > 0)
+    grid = np.rint(255 * frac).astype(np.uint8)
+    body = np.repeat(np.repeat(grid, cell, 0), cell, 1)
+    img = np.zeros(((n + 1) * cell, (n + 1) * cell, 3), np.uint8)
+    img[cell:, cell:] = body[..., None]
+    colours = np.repeat(np.asarray(classes.colours, np.uint8), cell, 0)
+    img[cell:, :cell] = colours[:, None, :]
+    img[:cell, cell:] = colours[None, :, :]
+    return Image.fromarray(img)
+
+
+def _num(x: float) -> str:
+    return "" if math.isnan(x) else f"{x:.6f}"
+
+
+def _json_safe(d: dict[str, object]) -> dict[str, object]:
+    """JSON has no NaN: an undefined score (e.g. an all-void split) is written as null."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
