@@ -18,6 +18,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _group() -> None:
+    """Keeps `sunprep <command>` a group even while a single command is registered."""
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

@@ -8,8 +8,19 @@ dataset itself held.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from sunprep.errors import BadInput
+from sunprep.sunrgbd.annotation import read_index_json
+from sunprep.sunrgbd.depth import read_depth_png
+from sunprep.sunrgbd.mat import Seg2D, read_seg_mat
+from sunprep.sunrgbd.records import LabelRecord
+
+__all__ = ["LabelRecord", "Scene", "read_labels", "read_scene"]
 
 
 @dataclass(frozen=True)
@@ -30,3 +41,156 @@ class Scene:
     depth_source: str  # "depth_bfx" or "depth"
     extrinsics: np.ndarray | None = None  # float64 (3, 4), latest extrinsics/<timestamp>.txt
     warnings: tuple[str, ...] = field(default=())  # problems recovered from, one line each
+
+
+# --- reading a scene folder -------------------------------------------------------------------
+# Each part has its own reader so that `check_scene` (sunprep scan) can report every broken part
+# of a scene, while `read_scene` stops at the first.
+
+ANNOTATION_DIRS = ("annotation2Dfinal", "annotation2D3D", "annotation")  # preference order
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+
+
+def rel_posix(scene_dir: Path, root: Path) -> str:
+    """The scene folder relative to the user's root, POSIX; its own name when it lies elsewhere."""
+    try:
+        return Path(scene_dir).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return Path(scene_dir).name
+
+
+def find_image(scene_dir: Path) -> Path:
+    """`image/<name>.jpg`: exactly one, since a second one would make the pairing with depth a guess."""
+    folder = scene_dir / "image"
+    found = sorted(p for p in folder.glob("*") if p.suffix.lower() in JPEG_SUFFIXES) if folder.is_dir() else []
+    if not found:
+        raise BadInput(f"{folder}: no JPEG image")
+    if len(found) > 1:
+        raise BadInput(f"{folder}: {len(found)} JPEG images ({', '.join(p.name for p in found[:3])}), expected one")
+    return found[0]
+
+
+def image_shape(path: Path) -> tuple[int, int]:
+    """(H, W) from the JPEG header alone: label-only reads need the size, not the pixels."""
+    try:
+        with Image.open(path) as im:
+            return im.height, im.width
+    except (OSError, UnidentifiedImageError) as err:
+        raise BadInput(f"{path}: not a readable JPEG ({err})") from None
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Decode the JPEG fully (a truncated file fails here, not later) to uint8 (H, W, 3)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, SyntaxError) as err:
+        raise BadInput(f"{path}: not a readable JPEG ({err})") from None
+
+
+def find_depth(scene_dir: Path, image: Path, depth: Literal["refined", "raw"]) -> tuple[Path, str]:
+    """(png, "depth_bfx" | "depth"): refined `depth_bfx/` where present unless raw is asked for.
+
+    The PNG is the folder's only one, or the one named like the image (kv1 adds `_abs`).
+    """
+    folders = ["depth_bfx", "depth"] if depth == "refined" else ["depth"]
+    for name in folders:
+        folder = scene_dir / name
+        pngs = sorted(folder.glob("*.png")) if folder.is_dir() else []
+        if len(pngs) > 1:
+            pngs = [p for p in pngs if p.stem in (image.stem, f"{image.stem}_abs")] or pngs
+        if len(pngs) == 1:
+            return pngs[0], name
+        if len(pngs) > 1:
+            raise BadInput(f"{folder}: {len(pngs)} PNGs and none named like {image.name}")
+    raise BadInput(f"{scene_dir / folders[-1]}: no depth PNG")
+
+
+def _read_matrix(path: Path, rows: int, cols: int) -> np.ndarray:
+    try:
+        values = np.array(path.read_text(encoding="utf-8").split(), dtype=np.float64)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise BadInput(f"{path}: not a whitespace-separated matrix ({err})") from None
+    if values.size != rows * cols:
+        raise BadInput(f"{path}: {values.size} numbers, expected a {rows}x{cols} matrix")
+    return values.reshape(rows, cols)
+
+
+def read_camera(scene_dir: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Intrinsics (3, 3) and the latest `extrinsics/<timestamp>.txt` (3, 4), None when there is none.
+
+    Timestamps are `YYYYMMDDhhmmss`, so the latest is the last by name.
+    """
+    intrinsics = _read_matrix(scene_dir / "intrinsics.txt", 3, 3)
+    folder = scene_dir / "extrinsics"
+    files = sorted(folder.glob("*.txt")) if folder.is_dir() else []
+    return intrinsics, (_read_matrix(files[-1], 3, 4) if files else None)
+
+
+def read_scene_type(scene_dir: Path) -> str:
+    """`scene.txt` stripped (e.g. "bedroom"); "" when absent."""
+    path = scene_dir / "scene.txt"
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip() if path.is_file() else ""
+    except OSError as err:
+        raise BadInput(f"{path}: cannot read ({err.strerror})") from None
+
+
+def labels_for(scene_dir: Path, rel_path: str, shape: tuple[int, int], seg2d: Seg2D | None) -> LabelRecord:
+    """Labels by preference: `seg.mat`, then the toolbox `SUNRGBD2Dseg.mat`, then index.json.
+
+    Only the exact name `index.json` is read: annotators left `index.json~` and `index.json.bak`
+    beside it. A scene with none of these gets an all-zero map and label_source "none".
+    """
+    seg = scene_dir / "seg.mat"
+    if seg.is_file():
+        return read_seg_mat(seg, shape)
+    if seg2d is not None:
+        record = seg2d.lookup(rel_path, shape)
+        if record is not None:
+            return record
+    for name in ANNOTATION_DIRS:
+        index = scene_dir / name / "index.json"
+        if index.is_file():
+            return read_index_json(index, shape, f"{name}/index.json")
+    return LabelRecord(np.zeros(shape, np.uint16), (), "none", ())
+
+
+def read_labels(scene_dir: Path, root: Path, *, seg2d: Seg2D | None = None) -> LabelRecord:
+    """The scene's labels alone (the JPEG header gives the size; no pixels are decoded)."""
+    scene_dir = Path(scene_dir)
+    shape = image_shape(find_image(scene_dir))
+    return labels_for(scene_dir, rel_posix(scene_dir, root), shape, seg2d)
+
+
+def read_scene(
+    scene_dir: Path,
+    root: Path,
+    *,
+    depth: Literal["refined", "raw"] = "refined",
+    seg2d: Seg2D | None = None,
+) -> Scene:
+    """Read one scene folder; raises BadInput (`"{file}: {problem}"`) at its first broken part."""
+    scene_dir = Path(scene_dir)
+    rel = rel_posix(scene_dir, root)
+    image = find_image(scene_dir)
+    rgb = read_rgb(image)
+    shape = rgb.shape[:2]
+    depth_png, depth_source = find_depth(scene_dir, image, depth)
+    metres = read_depth_png(depth_png, shape)
+    record = labels_for(scene_dir, rel, shape, seg2d)
+    intrinsics, extrinsics = read_camera(scene_dir)
+    return Scene(
+        rel_path=rel,
+        rgb=rgb,
+        depth=metres,
+        labels=record.labels,
+        names=record.names,
+        scene_type=read_scene_type(scene_dir),
+        intrinsics=intrinsics,
+        label_source=record.label_source,
+        depth_source=depth_source,
+        extrinsics=extrinsics,
+        warnings=record.warnings,
+    )

@@ -1,0 +1,110 @@
+"""`sunprep scan ROOT`: what a SUN RGB-D tree holds and what is wrong with it, without writing anything."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sunprep.cli.app import app, guarded
+from sunprep.errors import PartialFailure
+from sunprep.progress import progress_bar
+from sunprep.sunrgbd.check import SceneCheck, check_scene, summarise
+from sunprep.sunrgbd.discover import discover_scenes
+from sunprep.sunrgbd.mat import open_seg2d
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    root: Path
+    depth: Literal["refined", "raw"] = "refined"  # which depth PNG to check
+    seg2d: Path | None = None  # toolbox SUNRGBD2Dseg.mat, a label source after seg.mat
+    seg2d_order: Path | None = None  # scene order of that file; default: SUNRGBDMeta.mat beside it
+
+
+def run_scan(cfg: ScanConfig, quiet: bool = True) -> list[SceneCheck]:
+    """Check every scene under `cfg.root`; a broken scene is reported, never fatal."""
+    scenes = discover_scenes(cfg.root)
+    seg2d = open_seg2d(cfg.seg2d, cfg.seg2d_order) if cfg.seg2d else None
+    checks = []
+    try:
+        with progress_bar(quiet) as bar:
+            task = bar.add_task("scan", total=len(scenes))
+            for scene_dir in scenes:
+                checks.append(check_scene(scene_dir, cfg.root, depth=cfg.depth, seg2d=seg2d))
+                bar.advance(task)
+    finally:
+        if seg2d is not None:
+            seg2d.close()
+    return checks
+
+
+def _table(checks: list[SceneCheck]) -> Table:
+    """One row per scene, named by its folder (unique within kinect2data); the full path is in --json."""
+    table = Table(show_lines=False)
+    table.add_column("scene", no_wrap=True)
+    table.add_column("size")
+    table.add_column("labels")
+    table.add_column("names", justify="right")
+    table.add_column("type")
+    table.add_column("problems", justify="right")
+    for c in checks:
+        table.add_row(
+            Path(c.rel_path).name,
+            f"{c.width}x{c.height}" if c.width else "?",
+            c.label_source or "?",
+            str(c.n_names),
+            c.scene_type or "?",
+            str(len(c.problems)) if c.problems else ("ok" if not c.warnings else f"ok ({len(c.warnings)} warn)"),
+        )
+    return table
+
+
+def _counts(d: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in d.items())
+
+
+@app.command()
+@guarded
+def scan(
+    root: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="SUNRGBD/ (or its parent), kv2/kinect2data/, or a folder of scenes")],
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON document on stdout instead of the table")] = False,
+    depth: Annotated[str, typer.Option(help="depth to check: refined (depth_bfx, else depth) or raw (depth)")] = "refined",
+    seg2d: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="toolbox SUNRGBD2Dseg.mat (v7.3)")] = None,
+    seg2d_order: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="scene order of --seg2d: SUNRGBDMeta.mat or a list of paths")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """List the scenes under ROOT: label source, image size, scene type and every problem found.
+
+    Writes nothing. Exit status: 0 when every scene reads, 1 when some scene has a problem
+    (all are listed), 2 when ROOT holds no scenes or --seg2d is unreadable.
+    """
+    if depth not in ("refined", "raw"):
+        raise typer.BadParameter("expected refined or raw", param_hint="--depth")
+    cfg = ScanConfig(root=root, depth=depth, seg2d=seg2d, seg2d_order=seg2d_order)  # type: ignore[arg-type]
+    checks = run_scan(cfg, quiet=quiet or json_out)
+    summary = summarise(checks)
+    if json_out:
+        doc = {"root": str(root), "summary": asdict(summary), "scenes": [asdict(c) for c in checks]}
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        console = Console()
+        if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+            console = Console(width=160)
+        console.print(_table(checks))
+        console.print(f"{summary.scenes} scenes, {summary.with_problems} with problems")
+        console.print(f"label sources: {_counts(summary.label_sources)}")
+        console.print(f"sizes: {_counts(summary.sizes)}")
+        console.print(f"scene types: {_counts(summary.scene_types)}")
+        for c in checks:
+            for line in c.problems:
+                console.print(f"problem: {line}", markup=False, highlight=False)
+            for line in c.warnings:
+                console.print(f"warning: {line}", markup=False, highlight=False)
+    if summary.with_problems:
+        raise PartialFailure(f"{root}: {summary.with_problems} of {summary.scenes} scenes have problems")

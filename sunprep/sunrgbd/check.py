@@ -1,0 +1,121 @@
+"""Checking a scene folder part by part, so one report can list every problem a scene has.
+
+`read_scene` stops at the first broken part, which is right for a converter; `sunprep scan`
+instead wants the full list, and reuses the same part readers to get it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from sunprep.errors import BadInput
+from sunprep.sunrgbd.depth import read_depth_png
+from sunprep.sunrgbd.mat import Seg2D
+from sunprep.sunrgbd.scene import (
+    find_depth,
+    find_image,
+    labels_for,
+    read_camera,
+    read_rgb,
+    read_scene_type,
+    rel_posix,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SceneCheck:
+    """What `scan` learns of one scene: its size, label source and type, and every problem found."""
+
+    rel_path: str
+    height: int | None  # None when the image could not be read
+    width: int | None
+    label_source: str  # "" when the labels could not be read
+    n_names: int
+    scene_type: str
+    depth_source: str
+    problems: tuple[str, ...]  # one line each, `f"{file}: {problem}"`
+    warnings: tuple[str, ...]  # recovered from; not problems
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_scene(
+    scene_dir: Path,
+    root: Path,
+    *,
+    depth: Literal["refined", "raw"] = "refined",
+    seg2d: Seg2D | None = None,
+) -> SceneCheck:
+    """Run every part reader of `read_scene` on its own and collect the BadInput lines.
+
+    Parts that need the image size (depth, labels) are checked against it when the image
+    decodes, and on their own terms otherwise.
+    """
+    scene_dir = Path(scene_dir)
+    rel = rel_posix(scene_dir, root)
+    problems: list[str] = []
+
+    def attempt(part: Callable[[], T]) -> T | None:
+        try:
+            return part()
+        except BadInput as err:
+            problems.append(str(err))
+            return None
+
+    image = attempt(lambda: find_image(scene_dir))
+    rgb = attempt(lambda: read_rgb(image)) if image is not None else None
+    shape = rgb.shape[:2] if rgb is not None else None
+    found = attempt(lambda: find_depth(scene_dir, image or scene_dir / "image" / "?.jpg", depth))
+    if found is not None:
+        metres = attempt(lambda: read_depth_png(found[0], shape))
+        if shape is None and metres is not None:
+            shape = metres.shape
+    record = attempt(lambda: labels_for(scene_dir, rel, shape, seg2d)) if shape is not None else None
+    attempt(lambda: read_camera(scene_dir))
+    scene_type = attempt(lambda: read_scene_type(scene_dir)) or ""
+    return SceneCheck(
+        rel_path=rel,
+        height=None if rgb is None else rgb.shape[0],
+        width=None if rgb is None else rgb.shape[1],
+        label_source=record.label_source if record else "",
+        n_names=len(record.names) if record else 0,
+        scene_type=scene_type,
+        depth_source=found[1] if found else "",
+        problems=tuple(problems),
+        warnings=record.warnings if record else (),
+    )
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """Counts over a scanned tree, for the table footer and `--json`."""
+
+    scenes: int
+    with_problems: int
+    label_sources: dict[str, int]
+    sizes: dict[str, int]  # "WxH" -> scenes
+    scene_types: dict[str, int]
+
+
+def _count(values: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def summarise(checks: list[SceneCheck]) -> ScanSummary:
+    return ScanSummary(
+        scenes=len(checks),
+        with_problems=sum(not c.ok for c in checks),
+        label_sources=_count([c.label_source or "?" for c in checks]),
+        sizes=_count([f"{c.width}x{c.height}" if c.width else "?" for c in checks]),
+        scene_types=_count([c.scene_type or "?" for c in checks]),
+    )

@@ -1,0 +1,283 @@
+"""MATLAB label files: the per-scene `seg.mat` (v5) and the toolbox's `SUNRGBD2Dseg.mat` (v7.3).
+
+v5 files go through `scipy.io.loadmat`. v7.3 files are HDF5 in MATLAB's layout, read with h5py:
+arrays are stored transposed (MATLAB is column-major), char arrays are uint16 UTF-16 code units
+tagged `MATLAB_class = "char"`, cell arrays and struct-array fields are datasets of object
+references into `#refs#`, and an empty array is a small uint64 dataset of its dimensions tagged
+`MATLAB_empty`. The 665 MB toolbox file is never read whole: `Seg2D.lookup` dereferences one image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import h5py
+import numpy as np
+from scipy.io import loadmat
+from scipy.io.matlab import MatReadError
+
+from sunprep.errors import BadInput
+from sunprep.sunrgbd.records import LabelRecord
+
+SEG2D_SOURCE = "SUNRGBD2Dseg.mat"
+
+
+def check_labels(
+    path: Path, seglabel: np.ndarray, names: Sequence[str | None], shape: tuple[int, int] | None
+) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    """Validate a label map against its names and the image size; returns (uint16 labels, names, warnings).
+
+    A name that is empty or not a string is an error only when some pixel uses it; an unused one
+    becomes "" with a warning, so one sloppy cell does not discard a whole annotation.
+    """
+    a = np.asarray(seglabel)
+    if a.ndim != 2 or a.dtype.kind not in "uifb":
+        raise BadInput(f"{path}: seglabel is not a 2-D numeric array (shape {a.shape}, {a.dtype})")
+    if shape is not None and a.shape != tuple(shape):
+        raise BadInput(f"{path}: seglabel is {a.shape[1]}x{a.shape[0]}, image is {shape[1]}x{shape[0]}")
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a) & (a == np.floor(a))):
+        raise BadInput(f"{path}: seglabel holds non-integer values")
+    top = int(a.max(initial=0))
+    if int(a.min(initial=0)) < 0:
+        raise BadInput(f"{path}: seglabel holds negative values")
+    if top > len(names):
+        raise BadInput(f"{path}: label index {top} beyond the {len(names)} names")
+    used = np.zeros(len(names) + 1, bool)
+    used[np.unique(a).astype(np.int64)] = True
+    clean: list[str] = []
+    unused_bad = 0
+    for k, name in enumerate(names, start=1):
+        if isinstance(name, str) and name.strip():
+            clean.append(name)
+        elif used[k]:
+            raise BadInput(f"{path}: name {k} is {'empty' if name == '' else 'not a string'} but labels pixels")
+        else:
+            clean.append("")
+            unused_bad += 1
+    warnings = (f"{path}: {unused_bad} unused empty or non-string name(s)",) if unused_bad else ()
+    return a.astype(np.uint16), tuple(clean), warnings
+
+
+def _cell_strings_v5(path: Path, cell: object) -> list[str | None]:
+    """Strings of a loadmat cell array of shape (1, N) or (N, 1); None marks a non-string cell."""
+    arr = np.asarray(cell)
+    if arr.dtype != object:
+        if arr.dtype.kind == "U" and arr.size == 0:
+            return []
+        raise BadInput(f"{path}: names is not a cell array of strings ({arr.dtype}, shape {arr.shape})")
+    if arr.ndim != 2 or min(arr.shape) > 1:
+        raise BadInput(f"{path}: names has shape {arr.shape}, expected (1, N) or (N, 1)")
+    out: list[str | None] = []
+    for el in arr.ravel():
+        el = np.asarray(el)
+        if el.dtype.kind == "U" and el.size <= 1:
+            out.append(str(el.item()) if el.size else "")
+        else:
+            out.append(None)
+    return out
+
+
+def _h5_char(ds: h5py.Dataset) -> str | None:
+    """A MATLAB char array as str ("" when empty); None when the dataset is not text."""
+    if ds.attrs.get("MATLAB_empty", 0):
+        return ""
+    cls = ds.attrs.get("MATLAB_class", b"")
+    if (cls.decode() if isinstance(cls, bytes) else str(cls)) != "char":
+        return None
+    return np.asarray(ds[()], dtype="<u2").T.tobytes().decode("utf-16-le", errors="replace")
+
+
+def _h5_cell_strings(f: h5py.File, ds: h5py.Dataset) -> list[str | None]:
+    """The strings of a v7.3 cell array (a dataset of references to char datasets)."""
+    if ds.attrs.get("MATLAB_empty", 0):
+        return []
+    if ds.dtype != h5py.ref_dtype:
+        raise BadInput(f"{f.filename}: {ds.name} is not a cell array of strings")
+    return [_h5_char(f[ref]) if ref else None for ref in np.asarray(ds[()]).T.ravel()]
+
+
+def _h5_matrix(ds: h5py.Dataset) -> np.ndarray | None:
+    """A numeric MATLAB matrix back in row-major (H, W) order; None for MATLAB's empty `[]`."""
+    if ds.attrs.get("MATLAB_empty", 0):
+        return None
+    return np.asarray(ds[()]).T
+
+
+def read_seg_mat(path: Path, shape: tuple[int, int] | None) -> LabelRecord:
+    """Read a scene's `seg.mat`: `seglabel` (H, W), 1-based into the cell array `names`, 0 unlabeled.
+
+    `seginstances`, when present, is not needed for semantic labels and is not read. A v7.3
+    (HDF5) `seg.mat` is accepted too, with the same variables.
+    """
+    if h5py.is_hdf5(path):
+        with h5py.File(path, "r") as f:
+            if "seglabel" not in f:
+                raise BadInput(f"{path}: no 'seglabel' variable")
+            seglabel = _h5_matrix(f["seglabel"])
+            names = _h5_cell_strings(f, f["names"]) if "names" in f else None
+        if seglabel is None:
+            raise BadInput(f"{path}: 'seglabel' is empty")
+    else:
+        try:
+            m = loadmat(path, squeeze_me=False, variable_names=["seglabel", "names"])
+        except (MatReadError, ValueError, TypeError, OSError, NotImplementedError) as err:
+            raise BadInput(f"{path}: not a readable MATLAB file ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+        if "seglabel" not in m:
+            raise BadInput(f"{path}: no 'seglabel' variable")
+        seglabel = m["seglabel"]
+        names = _cell_strings_v5(path, m["names"]) if "names" in m else None
+    if names is None:
+        raise BadInput(f"{path}: no 'names' variable")
+    labels, clean, warnings = check_labels(path, seglabel, names, shape)
+    return LabelRecord(labels, clean, "seg.mat", warnings)
+
+
+def scene_key(path: str) -> str:
+    """A scene's identity as the toolbox paths spell it: the part after `SUNRGBD/`, no trailing `/`.
+
+    `/n/fs/sun3d/data/SUNRGBD/kv2/kinect2data/000002_..-resize/` and
+    `SUNRGBD/kv2/kinect2data/000002_..-resize/image/0000103.jpg` both give
+    `kv2/kinect2data/000002_..-resize`.
+    """
+    p = path.strip().replace("\\", "/").rstrip("/")
+    if "/image/" in p:
+        p = p[: p.rindex("/image/")]
+    if "SUNRGBD/" in p:
+        p = p[p.rindex("SUNRGBD/") + len("SUNRGBD/") :]
+    return p.lstrip("/")
+
+
+def read_order(source: Path) -> list[str]:
+    """Scene keys in `SUNRGBD2Dseg.mat`'s order, from a text list or a `SUNRGBDMeta.mat`.
+
+    The toolbox builds SUNRGBD2Dseg in SUNRGBDMeta order, so entry i of one is scene i of the
+    other. A text list holds one scene folder or image path per line (blank lines ignored), as in
+    the toolbox's split lists.
+    """
+    if source.suffix == ".mat":
+        try:
+            m = loadmat(source, squeeze_me=True, struct_as_record=False, variable_names=["SUNRGBDMeta"])
+            meta = np.atleast_1d(m["SUNRGBDMeta"])
+            return [scene_key(str(entry.sequenceName)) for entry in meta]
+        except (MatReadError, ValueError, TypeError, OSError, NotImplementedError, KeyError, AttributeError) as err:
+            raise BadInput(f"{source}: no readable SUNRGBDMeta(i).sequenceName ({err})") from None
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadInput(f"{source}: cannot read scene list ({err})") from None
+    return [scene_key(line) for line in lines if line.strip()]
+
+
+class Seg2D:
+    """An open toolbox `SUNRGBD2Dseg.mat`: look up one scene's labels without loading the file.
+
+    Entry i of the struct array `SUNRGBD2Dseg` belongs to scene `order[i]`. Its `seglabelall`
+    indexes the global name list `seglistall` (a variable of the same file, or of
+    `seglistall.mat` beside it). `lookup` keeps only the names the image uses, renumbered 1..K in
+    `seglistall` order, so a label map never drags the 6,000-name global list along.
+    """
+
+    def __init__(self, path: Path, order: Sequence[str]) -> None:
+        self.path = Path(path)
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as err:
+            raise BadInput(f"{self.path}: not a MATLAB v7.3 (HDF5) file ({err})") from None
+        try:
+            self._refs, self._names = self._open_parts()
+        except BadInput:
+            self._file.close()
+            raise
+        if len(order) != len(self._refs):
+            self._file.close()
+            raise BadInput(f"{self.path}: holds {len(self._refs)} images but the scene order lists {len(order)}")
+        self._index: dict[str, int] = {}
+        for i, key in enumerate(order):
+            self._index.setdefault(scene_key(key), i)
+
+    def _open_parts(self) -> tuple[np.ndarray, list[str | None]]:
+        f = self._file
+        group = f.get("SUNRGBD2Dseg")
+        if not isinstance(group, h5py.Group) or "seglabelall" not in group:
+            raise BadInput(f"{self.path}: no struct array SUNRGBD2Dseg with field seglabelall")
+        refs = np.asarray(group["seglabelall"][()]).ravel()
+        if "seglistall" in f:
+            names = _h5_cell_strings(f, f["seglistall"])
+        else:
+            names = _read_seglistall(self.path.with_name("seglistall.mat"))
+        return refs, names
+
+    def __enter__(self) -> Seg2D:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def find(self, rel_path: str) -> int | None:
+        """Index of a scene given by its path relative to any root (`kv2/...`, `SUNRGBD/kv2/...`, or a suffix)."""
+        key = scene_key(rel_path)
+        if key in self._index:
+            return self._index[key]
+        hits = [i for k, i in self._index.items() if k.endswith("/" + key)]
+        return hits[0] if len(hits) == 1 else None
+
+    def lookup(self, rel_path: str, shape: tuple[int, int] | None = None) -> LabelRecord | None:
+        """The scene's labels, or None when the file does not list it or holds `[]` for it."""
+        i = self.find(rel_path)
+        if i is None:
+            return None
+        where = f"{self.path}[{i + 1}]"  # MATLAB's 1-based struct index, as in SUNRGBD2Dseg(i)
+        seglabel = _h5_matrix(self._file[self._refs[i]])
+        if seglabel is None:
+            return None
+        full, clean, warnings = check_labels(Path(where), seglabel, self._names, shape)
+        used = np.unique(full)
+        used = used[used > 0]
+        lut = np.zeros(len(clean) + 1, np.uint16)
+        lut[used] = np.arange(1, len(used) + 1, dtype=np.uint16)
+        return LabelRecord(lut[full], tuple(clean[g - 1] for g in used), SEG2D_SOURCE, ())
+
+
+def _read_seglistall(path: Path) -> list[str | None]:
+    """The global name list from a separate `seglistall.mat` (v5 or v7.3)."""
+    if not path.exists():
+        raise BadInput(f"{path}: missing; SUNRGBD2Dseg.mat holds no seglistall either")
+    if h5py.is_hdf5(path):
+        with h5py.File(path, "r") as f:
+            if "seglistall" not in f:
+                raise BadInput(f"{path}: no 'seglistall' variable")
+            return _h5_cell_strings(f, f["seglistall"])
+    try:
+        m = loadmat(path, squeeze_me=False, variable_names=["seglistall"])
+    except (MatReadError, ValueError, TypeError, OSError) as err:
+        raise BadInput(f"{path}: not a readable MATLAB file ({err})") from None
+    if "seglistall" not in m:
+        raise BadInput(f"{path}: no 'seglistall' variable")
+    return _cell_strings_v5(path, m["seglistall"])
+
+
+def open_seg2d(path: Path, order: Sequence[str] | Path | None = None) -> Seg2D:
+    """Open a toolbox `SUNRGBD2Dseg.mat`; `order` maps entries to scenes (see `read_order`).
+
+    Without `order`, `SUNRGBDMeta.mat` beside the file gives it (the toolbox's own layout,
+    `SUNRGBDtoolbox/Metadata/`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file")
+    if order is None:
+        meta = path.with_name("SUNRGBDMeta.mat")
+        if not meta.is_file():
+            raise BadInput(f"{path}: no scene order given and no {meta.name} beside it")
+        order = read_order(meta)
+    elif isinstance(order, Path):
+        order = read_order(order)
+    return Seg2D(path, list(order))
