@@ -13,14 +13,14 @@ import io
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from sunprep.errors import TrainError
-from sunprep.labels.classes import VOID, VOID_PNG, ClassTable, load_classes, parse_classes
+from sunprep.export.cityscapes_source import load_label_table
+from sunprep.labels.classes import VOID, VOID_PNG, ClassTable, load_classes
 
 LAYOUTS = ("cityscapes", "parquet", "cityscapes-official")
 OnFile = Callable[[int, int], None]  # (done, total) while a split is read
@@ -59,9 +59,9 @@ class Dataset:
 
 
 def cityscapes_classes() -> ClassTable:
-    """The 19 Cityscapes train ids: the label space of the public `.npy` release (no classes.csv)."""
-    text = resources.files("sunprep.train").joinpath("cityscapes_classes.csv").read_text("utf-8")
-    return parse_classes(text, "sunprep/train/cityscapes_classes.csv")
+    """The 19 Cityscapes train ids (official table in mappings/): the label space of the public
+    `.npy` release, which has no classes.csv. The export writes the same table, so both match."""
+    return load_label_table().classes
 
 
 def open_dataset(root: Path) -> Dataset:
@@ -145,7 +145,7 @@ def _read_parquet(ds: Dataset, split: str, workers: int, on_file: OnFile) -> Spl
 
 def _read_official(ds: Dataset, split: str, workers: int, on_file: OnFile) -> Split:
     """`leftImg8bit/<split>/<group>/<name>_leftImg8bit.png` with `gtFine/.../<name>_gtFine_labelTrainIds.png`."""
-    images = sorted((ds.root / "leftImg8bit" / split).glob("*/*_leftImg8bit.png"))
+    images = sorted((ds.root / "leftImg8bit" / split).glob("*/*_leftImg8bit.png"), key=lambda p: (p.name, p.parent.name))
 
     def read(k: int) -> tuple[np.ndarray, np.ndarray]:
         img_path = images[k]
@@ -242,15 +242,22 @@ def _store_image(images: np.ndarray, k: int, img: np.ndarray, where: str) -> np.
     return images
 
 
-def read_manifest(root: Path) -> dict[tuple[str, int], str] | None:
-    """`manifest.parquet` at the export root as (split, index) -> scene_type, or None when absent."""
-    path = Path(root) / "manifest.parquet"
+def scene_types(ds: Dataset, split: Split, split_name: str) -> list[str] | None:
+    """Each sample's SUN RGB-D scene type from `manifest.parquet` at the export root, or None
+    without a manifest. Samples match on (split, index); the official layout has no index in its
+    file names, so there a sample matches the manifest row whose `files` hold its image."""
+    path = ds.root / "manifest.parquet"
     if not path.is_file():
         return None
     import pyarrow.parquet as pq
 
+    cols = ["split", "index", "scene_type"] + (["files"] if ds.layout == "cityscapes-official" else [])
     try:
-        t = pq.read_table(path, columns=["split", "index", "scene_type"]).to_pydict()
+        t = pq.read_table(path, columns=cols).to_pydict()
     except (KeyError, ValueError, OSError) as err:
-        raise TrainError(f"{path}: want columns split, index, scene_type ({err})".splitlines()[0]) from None
-    return {(s, int(i)): str(st) for s, i, st in zip(t["split"], t["index"], t["scene_type"])}
+        raise TrainError(f"{path}: want columns {', '.join(cols)} ({err})".splitlines()[0]) from None
+    if ds.layout == "cityscapes-official":
+        by_name = {Path(f).name: st for fs, st in zip(t["files"], t["scene_type"]) for f in fs}
+        return [by_name.get(f"{i}_leftImg8bit.png", "") for i in split.ids]
+    by_index = {(s, int(i)): str(st) for s, i, st in zip(t["split"], t["index"], t["scene_type"])}
+    return [by_index.get((split_name, int(i)), "") for i in split.index]
