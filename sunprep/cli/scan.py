@@ -103,8 +103,8 @@ def scan(
         console.print(f"scene types: {_counts(summary.scene_types)}")
         for c in checks:
             for line in c.problems:
-                console.print(f"problem: {line}", markup=False, highlight=False)
+                console.print(f"problem: {line}", markup=False, highlight=False, soft_wrap=True)
             for line in c.warnings:
-                console.print(f"warning: {line}", markup=False, highlight=False)
+                console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     if summary.with_problems:
         raise PartialFailure(f"{root}: {summary.with_problems} of {summary.scenes} scenes have problems")
