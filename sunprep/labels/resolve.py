@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from sunprep.labels.canonical import canonical, head_phrase, singulars, strip_instance, suffixes
 from sunprep.labels.classes import ClassTable
@@ -28,11 +28,13 @@ METHODS = ("exact", "fuzzy", "rule", "user", "other")
 SCORERS: dict[str, Callable[..., float]] = {
     "ratio": fuzz.ratio,  # normalised Indel similarity: one edit in a 6-letter word scores ~83-92
     "levenshtein": Levenshtein.normalized_similarity,
+    "osa": OSA.normalized_similarity,  # Levenshtein that counts a swap of neighbours as one edit
+    "jaro_winkler": JaroWinkler.normalized_similarity,
     "wratio": fuzz.WRatio,
     "token_sort_ratio": fuzz.token_sort_ratio,
     "partial_ratio": fuzz.partial_ratio,
 }
-_SCALE = {"levenshtein": 100.0}  # scorers reporting 0..1 are shown 0..100 like the others
+_SCALE = {"levenshtein": 100.0, "osa": 100.0, "jaro_winkler": 100.0}  # scorers reporting 0..1 are shown 0..100 like the others
 _CHUNK = 256  # fuzzy queries per cdist call: bounds the score matrix to ~256 x keys float32
 
 
@@ -40,8 +42,8 @@ _CHUNK = 256  # fuzzy queries per cdist call: bounds the score matrix to ~256 x 
 class FuzzyConfig:
     """Chosen by measurement on tests/data/label_testset.csv (see benchmarks/normalize.py --sweep)."""
 
-    scorer: str = "ratio"
-    cutoff: float = 85.0  # accept the best key at or above this score
+    scorer: str = "osa"
+    cutoff: float = 80.0  # accept the best key at or above this score: one slip in five letters
     floor: float = 60.0  # report candidates down to this score, for review
     min_length: int = 4  # shorter names are not fuzzy-matched: `tc` is as close to `tv` as to `pc`
 
@@ -109,6 +111,8 @@ class Resolver:
         self.clean_keys = set(self.clean_to_class) | {str(e.target) for e in self.raw_to_clean.values()}
         self._keys = sorted(set(self.raw_to_clean) | set(self.raw_to_class) | self.clean_keys)
         self._weights = np.array([weights.get(k, 0.0) for k in self._keys], np.float64)
+        self._heads = sorted(k for k in self.clean_to_class if " " not in k)
+        self._head_weights = np.array([weights.get(k, 0.0) for k in self._heads], np.float64)
         self._compact: dict[str, str] = {}
         for key in self._keys:
             self._compact.setdefault(key.replace(" ", ""), key)
@@ -162,7 +166,6 @@ class Resolver:
         if bare != key:
             forms.append(bare)
         forms += [s for f in list(forms) for s in singulars(f)]
-        forms += [self._compact[c] for f in forms if (c := f.replace(" ", "")) in self._compact]
         for form in forms:
             if form in self.raw_to_class:
                 return _Hit(form, form, None, self.raw_to_class[form])
@@ -175,6 +178,10 @@ class Resolver:
             cid, _, _, by_head = self.classify(form)
             if by_head and cid != self.other_id:
                 return _Hit(form, form, None)
+        for form in forms:  # `book shelf` -> `bookshelf`, after the head rule (`mail box` is a box)
+            compact = self._compact.get(form.replace(" ", ""))
+            if compact is not None:
+                return self._lookup_raw(compact)
         return None
 
     def resolve(self, raw_names: Sequence[str]) -> list[Resolution]:
@@ -192,34 +199,71 @@ class Resolver:
         return [self._cache[n] for n in raw_names]
 
     def _fuzzy(self, pending: list[tuple[str, str]]) -> None:
-        """One batched `process.cdist` per chunk of names; top 3 candidates kept for review.
+        """Batched fuzzy matching of whole names against every known name, and of compound heads.
 
-        rapidfuzz scores in C over all keys; the Python side only picks the best per row.
+        A compound whose whole name is unknown (`game tble`) still names its head noun: an unknown
+        last word is matched against the single-word clean labels that have a class rule, and the
+        head wins when it scores higher than the whole name.
         """
         cfg = self.fuzzy
         queries = [(raw, key) for raw, key in pending if len(key.replace(" ", "")) >= cfg.min_length]
         for raw, key in pending:
             if len(key.replace(" ", "")) < cfg.min_length:
                 self._cache[raw] = self._unmatched(raw, key, "")
-        if not queries or not self._keys:
-            return
+        whole = self._best([k for _, k in queries], self._keys, self._weights)
+        phrases = [head_phrase(k) for _, k in queries]
+        words = [
+            w if " " in p and len(w := p.rpartition(" ")[2]) >= cfg.min_length and w not in self.clean_keys
+            and w not in self.raw_to_clean else ""
+            for p in phrases
+        ]
+        heads = self._best(words, self._heads, self._head_weights)
+        for (raw, key), found, phrase, head in zip(queries, whole, phrases, heads):
+            text = _describe(found)
+            best = found[0][1] if found else 0.0
+            if head and head[0][1] >= cfg.cutoff and head[0][1] > best:
+                fixed = f"{phrase.rpartition(' ')[0]} {head[0][0]}"
+                self._cache[raw] = self._finish(raw, key, _Hit(fixed, head[0][0], None), head[0][1], _describe(head), fuzzy=True)
+                continue
+            hit = self._lookup_raw(found[0][0]) if best >= cfg.cutoff else None
+            if hit is not None:
+                self._cache[raw] = self._finish(raw, key, hit, best, text, fuzzy=True)
+            else:
+                self._cache[raw] = self._unmatched(raw, key, text, found[0][0] if found else "")
+
+    def _best(self, queries: list[str], choices: list[str], weights: np.ndarray) -> list[list[tuple[str, float]]]:
+        """Top 3 per query over the query and its singular guesses (`lockkers` is one slip from `locker`)."""
+        variants = [[q, *singulars(q)] if q else [] for q in queries]
+        flat = self._top([v for vs in variants for v in vs], choices, weights)
+        out: list[list[tuple[str, float]]] = []
+        i = 0
+        for vs in variants:
+            merged: dict[str, float] = {}
+            for found in flat[i : i + len(vs)]:
+                for choice, score in found:
+                    merged[choice] = max(score, merged.get(choice, 0.0))
+            i += len(vs)
+            out.append(sorted(merged.items(), key=lambda cs: -cs[1])[:3])
+        return out
+
+    def _top(self, queries: list[str], choices: list[str], weights: np.ndarray) -> list[list[tuple[str, float]]]:
+        """Top 3 (choice, score) per query at or above the floor, by one `process.cdist` per chunk.
+
+        rapidfuzz scores in C over all choices; the Python side only picks the best per row. Among
+        equal scores the name annotators used most wins (`chiar`: chair, not chapr).
+        """
+        cfg = self.fuzzy
         scorer, scale = SCORERS[cfg.scorer], _SCALE.get(cfg.scorer, 1.0)
+        out: list[list[tuple[str, float]]] = []
+        if not choices:
+            return [[] for _ in queries]
         for start in range(0, len(queries), _CHUNK):
             chunk = queries[start : start + _CHUNK]
-            scores = process.cdist(
-                [k for _, k in chunk], self._keys, scorer=scorer, score_cutoff=cfg.floor / scale, dtype=np.float32, workers=1
-            ) * np.float32(scale)
-            # best score first; among equal scores the name annotators used most (`chiar`: chair, not chapr)
-            top = np.lexsort((np.broadcast_to(-self._weights, scores.shape), -scores), axis=1)[:, :3]
-            for (raw, key), row, idx in zip(chunk, scores, top):
-                found = [(self._keys[i], float(round(row[i], 1))) for i in idx if row[i] > 0]
-                text = "; ".join(f"{k}={s:g}" for k, s in found)
-                if found and found[0][1] >= cfg.cutoff:
-                    hit = self._lookup_raw(found[0][0])
-                    if hit is not None:
-                        self._cache[raw] = self._finish(raw, key, hit, found[0][1], text, fuzzy=True)
-                        continue
-                self._cache[raw] = self._unmatched(raw, key, text, found[0][0] if found else "")
+            scores = process.cdist(chunk, choices, scorer=scorer, score_cutoff=cfg.floor / scale, dtype=np.float32, workers=1)
+            scores *= np.float32(scale)
+            top = np.lexsort((np.broadcast_to(-weights, scores.shape), -scores), axis=1)[:, :3]
+            out += [[(choices[i], round(float(row[i]), 1)) for i in idx if row[i] > 0] for row, idx in zip(scores, top)]
+        return out
 
     def _finish(self, raw: str, key: str, hit: _Hit, score: float, candidates: str, fuzzy: bool = False) -> Resolution:
         if hit.direct is not None:
@@ -250,3 +294,7 @@ class Resolver:
             if hit is not None:
                 suggested = self._finish(raw, key, hit, 0.0, "").class_name
         return Resolution(raw, key, key, self.other_id, "other", "other", 0.0, "", "", candidates, suggested)
+
+
+def _describe(found: list[tuple[str, float]]) -> str:
+    return "; ".join(f"{k}={s:g}" for k, s in found)
