@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sunprep.cli import scan  # noqa: F401  (registers `scan`)
+from sunprep.cli import train  # noqa: F401  (registers `train`)
+from sunprep.cli import evaluate  # noqa: F401  (registers `evaluate`)
 from sunprep.cli.app import app
 
 # Each capability registers its command by an import above, only once it works end to end.

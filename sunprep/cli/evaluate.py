@@ -1,0 +1,54 @@
+"""`sunprep evaluate`: dataset-level scores of a checkpoint on one split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sunprep.cli.app import app, guarded
+from sunprep.progress import progress_bar
+from sunprep.train.evaluate import EvalConfig, EvalResult, evaluate as run_evaluate, write_results
+
+
+def result_table(result: EvalResult) -> Table:
+    """Per-class IoU and accuracy, then the summary rows; '-' for a class absent from gt and prediction."""
+    s = result.scores
+    table = Table()
+    for col in ("class", "IoU", "acc"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    fmt = lambda x: "-" if x != x else f"{x:.4f}"  # noqa: E731  (NaN != NaN)
+    for name, iou, acc in zip(result.classes.names, s.iou, s.acc):
+        table.add_row(name, fmt(iou), fmt(acc))
+    table.add_section()
+    table.add_row("mIoU", fmt(s.miou), "")
+    table.add_row("pixel acc", "", fmt(s.pixel_acc))
+    table.add_row("mean acc", "", fmt(s.mean_acc))
+    return table
+
+
+@app.command()
+@guarded
+def evaluate(
+    checkpoint: Annotated[Path, typer.Option(help="A checkpoint written by `sunprep train`.")],
+    data: Annotated[Path, typer.Option(help="Export folder in any layout `train` reads.")],
+    split: Annotated[str, typer.Option(help="Split to score.")] = "val",
+    out: Annotated[Path | None, typer.Option(help="Folder for per_class.csv, confusion.csv/.png, summary.json.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 16,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    workers: Annotated[int, typer.Option(help="Threads that read and decode the data files.")] = 2,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """One confusion matrix over the whole split: per-class IoU, mIoU, pixel and class-mean accuracy."""
+    cfg = EvalConfig(checkpoint=checkpoint, data=data, split=split, out=out, batch_size=batch_size, device=device, workers=workers)
+    with progress_bar(quiet) as bar:
+        task = bar.add_task("evaluate", total=None)
+        result = run_evaluate(cfg, lambda desc, done, total: bar.update(task, description=desc, completed=done, total=total))
+    typer.echo(f"{result.images} images, {result.scores.pixels} labelled pixels, head {result.head}")
+    Console(width=100).print(result_table(result))
+    if out is not None:
+        for path in write_results(result, out, {"checkpoint": str(checkpoint), "data": str(data), "split": split}):
+            typer.echo(f"wrote {path}")

@@ -1,0 +1,54 @@
+"""`sunprep train`: train a U-Net on an export (or the 128x256 Cityscapes .npy release)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sunprep.cli.app import app, guarded
+from sunprep.progress import progress_bar
+from sunprep.train.loop import TrainConfig, train as run_train
+
+
+def epoch_line(row: dict[str, float]) -> str:
+    """One stdout line per finished epoch (validation fields only when a val split exists)."""
+    parts = [f"epoch {int(row['epoch'])}", f"loss {row['train_loss']:.4f}"]
+    if "val_miou" in row:
+        parts += [f"val mIoU {row['val_miou']:.4f}", f"pixel acc {row['val_pixel_acc']:.4f}"]
+    parts += [f"{row['images_per_s']:.1f} img/s", f"{row['seconds']:.1f} s"]
+    return "  ".join(parts)
+
+
+@app.command()
+@guarded
+def train(
+    data: Annotated[Path, typer.Option(help="Export folder: cityscapes (.npy), parquet or cityscapes-official layout.")],
+    out: Annotated[Path, typer.Option(help="Run folder: last.pt, metrics.csv, config.json.")],
+    epochs: Annotated[int, typer.Option(help="Epochs; the poly schedule reaches 0 at the last.")] = TrainConfig.epochs,
+    batch_size: Annotated[int, typer.Option(help="Images per step.")] = TrainConfig.batch_size,
+    lr: Annotated[float, typer.Option(help="AdamW peak learning rate.")] = TrainConfig.lr,
+    width: Annotated[int, typer.Option(help="U-Net channels at full resolution (doubling per level).")] = TrainConfig.width,
+    depth: Annotated[int, typer.Option(help="U-Net poolings.")] = TrainConfig.depth,
+    class_weights: Annotated[str, typer.Option(help="none | inverse-sqrt (of train pixel frequency).")] = "none",
+    init: Annotated[Path | None, typer.Option(help="Start from this checkpoint's encoder-decoder (fine-tuning).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last finished epoch.")] = False,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of weights, order and flips.")] = 0,
+    workers: Annotated[int, typer.Option(help="Threads that read and decode the data files.")] = 2,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Train a U-Net (cross-entropy ignoring void), checkpointing every epoch."""
+    cfg = TrainConfig(
+        data=data, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width, depth=depth,
+        class_weights=class_weights, init=init, resume=resume, device=device, seed=seed, workers=workers,
+    )  # fmt: skip
+    with progress_bar(quiet) as bar:
+        task = bar.add_task("train", total=None)
+
+        def on_batch(desc: str, done: int, total: int) -> None:
+            bar.update(task, description=desc, completed=done, total=total)
+
+        ckpt = run_train(cfg, on_batch=on_batch, on_epoch=lambda row: typer.echo(epoch_line(row)))
+    typer.echo(f"checkpoint: {ckpt}")
