@@ -1,0 +1,100 @@
+"""`sunprep export`: SUN RGB-D (or Cityscapes) into Cityscapes-shaped training files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import ProgressColumn, Task
+from rich.text import Text
+
+from sunprep.cli.app import app, guarded
+from sunprep.errors import PartialFailure
+from sunprep.export.cityscapes import DepthEncoding
+from sunprep.export.manifest import Skipped
+from sunprep.export.resize import DEFAULT_FIT, Fit
+from sunprep.export.run import Dataset, ExportConfig, Format, Hooks, run_export
+from sunprep.export.shards import DEFAULT_SHARD_BYTES
+from sunprep.export.sources import DepthChoice
+from sunprep.progress import progress_bar
+
+
+class SpeedColumn(ProgressColumn):
+    """Scenes per second, from rich's own moving estimate."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:.1f} scenes/s")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """`128x256` -> (128, 256): height first, as Cityscapes sizes are quoted."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected HxW such as 128x256", param_hint="--size") from None
+    if h < 1 or w < 1:
+        raise typer.BadParameter(f"{text!r}: sizes must be positive", param_hint="--size")
+    return h, w
+
+
+@app.command()
+@guarded
+def export(
+    root: Annotated[Path, typer.Option("--root", exists=True, file_okay=False, help="SUNRGBD/ (or kv2/kinect2data/, or a folder of scenes); a Cityscapes release with --dataset cityscapes")],
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help="output folder; re-running resumes it")],
+    fmt: Annotated[Format, typer.Option("--format", help="cityscapes: the 128x256 .npy release layout; cityscapes-official: leftImg8bit/gtFine PNGs; parquet: shards")] = "cityscapes",
+    dataset: Annotated[Dataset, typer.Option("--dataset", help="sunrgbd, or the official Cityscapes release (its own train/val)")] = "sunrgbd",
+    size: Annotated[str, typer.Option("--size", help="output HxW")] = "128x256",
+    fit: Annotated[Fit, typer.Option("--fit", help="crop (default): centre-crop to the output aspect, no distortion, no padding; stretch; pad (void borders)")] = DEFAULT_FIT,
+    resolved: Annotated[Path | None, typer.Option("--resolved", exists=True, help="the output of `sunprep normalize --out`")] = None,
+    mapping: Annotated[list[Path] | None, typer.Option("--mapping", exists=True, dir_okay=False, help="mapping CSV resolved on the fly (repeatable)")] = None,
+    split_file: Annotated[Path | None, typer.Option("--split-file", exists=True, dir_okay=False, help="the toolbox allsplit.mat: official train/test (test -> val)")] = None,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="without --split-file: share of scenes in val, seeded by scene name")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="worker processes  [default: all cores]")] = None,
+    depth: Annotated[DepthChoice, typer.Option("--depth", help="refined depth_bfx/ where present, or raw depth/")] = "refined",
+    depth_encoding: Annotated[DepthEncoding, typer.Option("--depth-encoding", help="cityscapes .npy depth: metres or 1/metres")] = "metres",
+    shard_mb: Annotated[int, typer.Option("--shard-mb", min=1, help="parquet: largest shard size in MiB")] = DEFAULT_SHARD_BYTES // 2**20,
+    strict: Annotated[bool, typer.Option("--strict", help="stop at the first bad scene (exit 2)")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Export resized, normalised samples (image, labels, depth) in a Cityscapes layout.
+
+    Exit status: 0 every scene exported; 1 some scenes skipped (each named on stderr and in OUT/report.json, the rest exported); 2 bad input as a whole (no scenes, unreadable split file, OUT made with other settings) or, with --strict, the first bad scene; 4 a malformed mapping table.
+    """
+    cfg = ExportConfig(
+        root=root,
+        out=out,
+        format=fmt,
+        dataset=dataset,
+        size=parse_size(size),
+        fit=fit,
+        depth=depth,
+        depth_encoding=depth_encoding,
+        resolved=resolved,
+        mappings=tuple(mapping or ()),
+        split_file=split_file,
+        val_fraction=val_fraction,
+        seed=seed,
+        shard_bytes=shard_mb * 2**20,
+        jobs=jobs or os.cpu_count() or 1,
+        strict=strict,
+    )
+    bar = progress_bar(quiet)
+    bar.columns = (*bar.columns, SpeedColumn())
+    with bar:
+        task = bar.add_task("export", total=None)
+
+        def skip(s: Skipped) -> None:
+            bar.console.print(f"skipped: {s.reason}", markup=False, highlight=False)
+
+        hooks = Hooks(start=lambda n: bar.update(task, total=n), step=lambda: bar.advance(task), skip=skip)
+        report = run_export(cfg, hooks)
+    counts = ", ".join(f"{n} {split}" for split, n in report.counts.items())
+    resumed = f" ({report.resumed} from an earlier run)" if report.resumed else ""
+    typer.echo(f"exported {counts}{resumed} to {report.out} as {cfg.format} {cfg.size[0]}x{cfg.size[1]} ({cfg.fit})")
+    typer.echo(f"{report.processed} scenes read in {report.seconds:.1f} s; manifest.parquet, classes.csv, report.json written")
+    if report.skipped:
+        raise PartialFailure(f"{report.out}: {len(report.skipped)} scenes skipped, listed in report.json")

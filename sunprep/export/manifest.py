@@ -1,0 +1,171 @@
+"""What an export holds, sample by sample: the journal while it runs, `manifest.parquet` after.
+
+The journal (`OUT/.export-journal.jsonl`) gets one line per sample only once its files are in
+place (renamed), and one per skipped scene. A run killed at any moment therefore leaves a
+journal that lists only complete work (a torn last line is ignored), and a re-run skips exactly
+that. When the run completes, the journal becomes `manifest.parquet` and is removed; a re-run
+over a finished export reads the manifest instead and finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sunprep.atomic import atomic_path
+from sunprep.errors import BadInput
+
+JOURNAL = ".export-journal.jsonl"
+MANIFEST = "manifest.parquet"
+
+
+@dataclass(frozen=True)
+class Done:
+    """One exported sample (a manifest row)."""
+
+    split: str
+    index: int
+    scene: str
+    scene_type: str
+    label_source: str
+    depth_source: str
+    input_sha256: str
+    output_sha256: str
+    files: tuple[str, ...]  # relative to OUT; a Parquet shard for the parquet format
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A scene left out, with the one-line reason shown to the user."""
+
+    scene: str
+    reason: str
+
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("split", pa.string()),
+        ("index", pa.int64()),
+        ("scene", pa.string()),
+        ("scene_type", pa.string()),
+        ("label_source", pa.string()),
+        ("depth_source", pa.string()),
+        ("input_sha256", pa.string()),
+        ("output_sha256", pa.string()),
+        ("files", pa.list_(pa.string())),
+        ("warnings", pa.list_(pa.string())),
+        ("mapping_fingerprint", pa.string()),
+        ("settings_sha256", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class State:
+    """What an output folder already holds for the given settings."""
+
+    done: tuple[Done, ...]
+    skipped: tuple[Skipped, ...]
+
+
+class Journal:
+    """Append-only record of finished samples and skipped scenes for one settings fingerprint."""
+
+    def __init__(self, out: Path, settings_sha256: str) -> None:
+        self.path = Path(out) / JOURNAL
+        self.settings_sha256 = settings_sha256
+        self._file = None
+
+    def load(self) -> State:
+        """The done and skipped records of an interrupted run, of a finished one, or nothing.
+
+        Raises BadInput when the folder holds an export made with other settings: mixing two
+        would leave files that no single run produces.
+        """
+        manifest = self.path.parent / MANIFEST
+        if self.path.is_file():
+            return self._load_journal()
+        if manifest.is_file():
+            return self._load_manifest(manifest)
+        return State((), ())
+
+    def _mismatch(self, where: Path) -> BadInput:
+        return BadInput(f"{where}: made with other export settings; use another --out or remove it")
+
+    def _load_journal(self) -> State:
+        done: list[Done] = []
+        skipped: list[Skipped] = []
+        lines = self.path.read_text("utf-8").split("\n")
+        try:
+            header = json.loads(lines[0])
+        except ValueError:
+            header = {}
+        if header.get("settings_sha256") != self.settings_sha256:
+            raise self._mismatch(self.path)
+        for line in lines[1:]:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue  # the torn last line of a killed run (or the empty tail)
+            if "reason" in rec:
+                skipped.append(Skipped(**rec))
+            else:
+                done.append(Done(**{**rec, "files": tuple(rec["files"]), "warnings": tuple(rec["warnings"])}))
+        return State(tuple(done), tuple(skipped))
+
+    def _load_manifest(self, manifest: Path) -> State:
+        table = pq.read_table(manifest)
+        rows = table.to_pylist()
+        if any(r["settings_sha256"] != self.settings_sha256 for r in rows):
+            raise self._mismatch(manifest)
+        fields = Done.__dataclass_fields__
+        done = tuple(
+            Done(**{k: v for k, v in r.items() if k in fields} | {"files": tuple(r["files"]), "warnings": tuple(r["warnings"])})
+            for r in rows
+        )
+        report = manifest.parent / "report.json"
+        skipped: tuple[Skipped, ...] = ()
+        if report.is_file():
+            skipped = tuple(Skipped(**s) for s in json.loads(report.read_text("utf-8")).get("skipped", []))
+        return State(done, skipped)
+
+    def open(self, state: State) -> None:
+        """Start appending; a fresh journal restates what a finished manifest already held."""
+        fresh = not self.path.is_file()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a", encoding="utf-8")
+        if fresh:
+            self._write({"settings_sha256": self.settings_sha256})
+            for rec in (*state.done, *state.skipped):
+                self.append(rec)
+
+    def _write(self, obj: dict) -> None:
+        # One write per line, flushed: a kill leaves at most a torn last line, never a gap.
+        self._file.write(json.dumps(obj, sort_keys=True) + "\n")
+        self._file.flush()
+
+    def append(self, rec: Done | Skipped) -> None:
+        self._write(asdict(rec))
+
+    def close_and_remove(self) -> None:
+        """Once the manifest is written, the journal has nothing left to say."""
+        self._file.close()
+        self.path.unlink()
+
+
+def write_manifest(out: Path, done: list[Done], mapping_fingerprint: str, settings_sha256: str) -> None:
+    """`manifest.parquet`, rows sorted by split then index, written atomically."""
+    rows = sorted(done, key=lambda d: (d.split, d.index))
+    columns = {name: [getattr(d, name) for d in rows] for name in Done.__dataclass_fields__}
+    columns["files"] = [list(f) for f in columns["files"]]
+    columns["warnings"] = [list(w) for w in columns["warnings"]]
+    columns["mapping_fingerprint"] = [mapping_fingerprint] * len(rows)
+    columns["settings_sha256"] = [settings_sha256] * len(rows)
+    table = pa.table(columns, schema=MANIFEST_SCHEMA)
+    with atomic_path(Path(out) / MANIFEST) as tmp:
+        pq.write_table(table, tmp)

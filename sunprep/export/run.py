@@ -1,0 +1,270 @@
+"""The export batch: scenes -> resized, normalised samples -> one of three formats, resumably.
+
+Workers (processes) read, resize, normalise and encode; the parent receives results in scene
+order through a bounded window and alone assigns indices and writes. That single ordered
+writer is what makes outputs byte-identical for any `--jobs`, keeps indices 0..n-1 without gaps
+when scenes are skipped, and lets the journal (sunprep.export.manifest) describe a prefix of
+the work that a re-run can skip. Memory stays flat: at most `4 * jobs` results are in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Literal
+
+from sunprep.atomic import write_text_atomic
+from sunprep.errors import BadInput
+from sunprep.export.cityscapes import DepthEncoding, NpyWriter
+from sunprep.export.cityscapes_source import discover_frames, load_label_table
+from sunprep.export.formats import Writer
+from sunprep.export.manifest import Done, Journal, Skipped, State, write_manifest
+from sunprep.export.official import OfficialWriter
+from sunprep.export.resize import DEFAULT_FIT, Fit, plan, resize_image, resize_nearest
+from sunprep.export.sample import Encoded, Sample, checksum
+from sunprep.export.shards import DEFAULT_SHARD_BYTES, ShardWriter
+from sunprep.export.sources import CityscapesJob, DepthChoice, SunrgbdJob
+from sunprep.export.splits import SPLITS, hashed_split, load_split_file
+from sunprep.labels.classes import ClassTable
+from sunprep.labels.labelmap import LabelMap, load_label_map
+from sunprep.sunrgbd.discover import discover_scenes
+
+Format = Literal["cityscapes", "cityscapes-official", "parquet"]
+FORMATS: tuple[Format, ...] = ("cityscapes", "cityscapes-official", "parquet")
+Dataset = Literal["sunrgbd", "cityscapes"]
+WINDOW_PER_JOB = 4  # results in flight per worker: enough to hide the parent's writes
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    root: Path
+    out: Path
+    format: Format = "cityscapes"
+    dataset: Dataset = "sunrgbd"
+    size: tuple[int, int] = (128, 256)  # (H, W): the widely used Cityscapes .npy release size
+    fit: Fit = DEFAULT_FIT  # see sunprep.export.resize for why crop
+    depth: DepthChoice = "refined"
+    depth_encoding: DepthEncoding = "metres"
+    resolved: Path | None = None  # `sunprep normalize --out` folder
+    mappings: tuple[Path, ...] = ()
+    split_file: Path | None = None  # toolbox allsplit.mat; else the seeded split below
+    val_fraction: float = 0.2
+    seed: int = 0
+    shard_bytes: int = DEFAULT_SHARD_BYTES
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    strict: bool = False
+
+    def settings(self, mapping_fingerprint: str) -> dict:
+        """Everything that decides the output bytes (not jobs, not strict), for resume checks."""
+        keep = asdict(self)
+        for k in ("out", "jobs", "strict"):
+            keep.pop(k)
+        if self.format != "parquet":
+            keep.pop("shard_bytes")
+        keep["mapping_fingerprint"] = mapping_fingerprint
+        return json.loads(json.dumps(keep, default=str))
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    out: Path
+    counts: dict[str, int]  # per split, including samples of an earlier interrupted run
+    resumed: int  # samples found done from an earlier run
+    skipped: tuple[Skipped, ...]
+    seconds: float
+    processed: int  # scenes read in this run
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """How the core tells the CLI what happens, without printing."""
+
+    start: Callable[[int], None] = lambda total: None
+    step: Callable[[], None] = lambda: None
+    skip: Callable[[Skipped], None] = lambda s: None
+
+
+# --- worker side --------------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def init_worker(writer: Writer, label_map: LabelMap | None, cfg: ExportConfig) -> None:
+    """Per-process state, sent once instead of with every job."""
+    _WORKER.update(writer=writer, label_map=label_map, cfg=cfg)
+
+
+def export_one(job: SunrgbdJob | CityscapesJob) -> Encoded | Skipped:
+    """Read, resize, normalise and encode one scene; a bad input becomes a Skipped, not a crash."""
+    cfg: ExportConfig = _WORKER["cfg"]
+    try:
+        loaded = job.load(_WORKER["label_map"], cfg.depth)
+    except BadInput as err:
+        return Skipped(job.scene, str(err))
+    geom = plan(loaded.rgb.shape[:2], cfg.size, cfg.fit)
+    # Labels are resized before the lookup: nearest sampling commutes with it, on 1/12 the pixels.
+    label = loaded.lut[resize_nearest(loaded.labels, geom, fill=0)]
+    sample = Sample(resize_image(loaded.rgb, geom), label, resize_nearest(loaded.depth, geom, fill=0.0))
+    files = _WORKER["writer"].encode(sample)
+    return Encoded(loaded.meta, files, checksum(files), *cfg.size)
+
+
+def ordered_results(jobs: list, n_proc: int, initargs: tuple) -> Iterator[Encoded | Skipped]:
+    """Results in job order; at most WINDOW_PER_JOB * n_proc in flight. One process: in-process."""
+    if n_proc <= 1:
+        init_worker(*initargs)
+        yield from map(export_one, jobs)
+        return
+    ctx = multiprocessing.get_context("forkserver")  # no inherited threads (the progress bar)
+    ctx.set_forkserver_preload([__name__])
+    with ProcessPoolExecutor(n_proc, mp_context=ctx, initializer=init_worker, initargs=initargs) as pool:
+        todo = iter(jobs)
+        window: deque[Future] = deque(pool.submit(export_one, j) for j in islice(todo, WINDOW_PER_JOB * n_proc))
+        while window:
+            result = window.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                window.append(pool.submit(export_one, nxt))
+            yield result
+
+
+# --- parent side --------------------------------------------------------------------------------
+
+
+def make_writer(cfg: ExportConfig, done: tuple[Done, ...]) -> Writer:
+    if cfg.format == "cityscapes":
+        return NpyWriter(cfg.out, cfg.depth_encoding)
+    if cfg.format == "cityscapes-official":
+        return OfficialWriter(cfg.out)
+    if cfg.format == "parquet":
+        return ShardWriter(cfg.out, done, cfg.shard_bytes)
+    raise BadInput(f"{cfg.out}: unknown format {cfg.format!r}, expected one of {', '.join(FORMATS)}")
+
+
+def plan_jobs(cfg: ExportConfig) -> tuple[list[SunrgbdJob | CityscapesJob], list[Skipped]]:
+    """Every scene with its split, in a stable order; scenes the split file lacks are skipped."""
+    if cfg.dataset == "cityscapes":
+        return [CityscapesJob(f) for f in discover_frames(cfg.root)], []
+    root = Path(cfg.root)
+    table = load_split_file(cfg.split_file) if cfg.split_file else None
+    jobs: list[SunrgbdJob | CityscapesJob] = []
+    missing: list[Skipped] = []
+    for scene_dir in discover_scenes(root):
+        split = table.split_of(scene_dir) if table else hashed_split(scene_dir, cfg.val_fraction, cfg.seed)
+        job = SunrgbdJob(split or "train", scene_dir, root)
+        if split is None:
+            missing.append(Skipped(job.scene, f"{cfg.split_file}: does not list {scene_dir.name}"))
+        else:
+            jobs.append(job)
+    return jobs, missing
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """A killed run may leave `sunprep.atomic` temporaries (`.<name>.<random>.tmp<suffix>`)."""
+    for tmp in out.rglob(".*.tmp*"):
+        if tmp.is_file():
+            tmp.unlink()
+
+
+def classes_of(label_map: LabelMap | None) -> ClassTable:
+    """The SUN RGB-D class table, or Cityscapes' 19 train classes when there is no label map."""
+    return load_label_table().classes if label_map is None else label_map.classes
+
+
+def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
+    """Export every scene under cfg.root into cfg.out; resumes whatever an earlier run finished.
+
+    Raises BadInput for unusable arguments or inputs as a whole, and (with `strict`) at the
+    first bad scene; otherwise bad scenes are returned in the report's `skipped`.
+    """
+    started = time.perf_counter()
+    if not 0.0 <= cfg.val_fraction <= 1.0:
+        raise BadInput(f"--val-fraction: {cfg.val_fraction} is not between 0 and 1")
+    label_map = load_label_map(cfg.resolved, cfg.mappings) if cfg.dataset == "sunrgbd" else None
+    fingerprint = label_map.fingerprint if label_map else hashlib.sha256(load_label_table().lut.tobytes()).hexdigest()
+    settings = cfg.settings(fingerprint)
+    settings_sha256 = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    jobs, unlisted = plan_jobs(cfg)
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    journal = Journal(out, settings_sha256)
+    state = journal.load()
+    missing = [f for d in state.done for f in d.files if not (out / f).is_file()]
+    if missing:
+        raise BadInput(f"{out / missing[0]}: listed as done but missing; use a fresh --out")
+    remove_stale_temporaries(out)
+    journal.open(state)
+
+    finished = {d.scene for d in state.done} | {s.scene for s in state.skipped}
+    todo = [j for j in jobs if j.scene not in finished]
+    done = list(state.done)
+    skipped = list(state.skipped)
+    for s in unlisted:
+        if s.scene not in finished:
+            skipped.append(s)
+            journal.append(s)
+            hooks.skip(s)
+    next_index = {split: sum(d.split == split for d in done) for split in SPLITS}
+    writer = make_writer(cfg, state.done)
+
+    hooks.start(len(todo))
+    for job, result in zip(todo, ordered_results(todo, min(cfg.jobs, max(1, len(todo))), (writer, label_map, cfg))):
+        if isinstance(result, Skipped):
+            skipped.append(result)
+            journal.append(result)
+            hooks.skip(result)
+            if cfg.strict:
+                raise BadInput(result.reason)
+        else:
+            index = next_index[job.split]
+            next_index[job.split] += 1
+            _record(journal, done, writer.put(job.split, index, result))
+        hooks.step()
+    _record(journal, done, writer.close())
+
+    write_text_atomic(out / "classes.csv", classes_of(label_map).to_csv())
+    write_manifest(out, done, fingerprint, settings_sha256)
+    report = ExportReport(
+        out=out,
+        counts={split: sum(d.split == split for d in done) for split in SPLITS},
+        resumed=len(state.done),
+        skipped=tuple(skipped),
+        seconds=time.perf_counter() - started,
+        processed=len(todo),
+    )
+    write_text_atomic(out / "report.json", report_json(report, settings))
+    journal.close_and_remove()
+    return report
+
+
+def _record(journal: Journal, done: list[Done], completed: Iterable[Done]) -> None:
+    for d in completed:
+        done.append(d)
+        journal.append(d)
+
+
+def report_json(report: ExportReport, settings: dict) -> str:
+    """`report.json`: counts, settings, skipped scenes with reasons, timings."""
+    body = {
+        "counts": report.counts,
+        "exported": sum(report.counts.values()),
+        "resumed_from_earlier_run": report.resumed,
+        "skipped": [asdict(s) for s in report.skipped],
+        "settings": settings,
+        "timings": {
+            "seconds": round(report.seconds, 3),
+            "scenes_read": report.processed,
+            "scenes_per_second": round(report.processed / report.seconds, 2) if report.seconds > 0 else None,
+        },
+    }
+    return json.dumps(body, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,111 @@
+"""The two datasets an export reads, as lists of jobs (main process) and their loading (workers).
+
+A job is small and picklable; loading it gives full-size arrays plus the lookup that turns its
+raw label map into class ids. Both domains pad with raw label 0 ("unlabeled"), which both
+lookups send to void.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from sunprep.export.cityscapes_source import CityscapesFrame, frame_files, load_label_table, read_frame
+from sunprep.export.sample import Meta
+from sunprep.export.splits import Split, scene_key
+from sunprep.labels.labelmap import LabelMap
+from sunprep.sunrgbd.scene import read_scene, rel_posix
+
+DepthChoice = Literal["refined", "raw"]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A scene at full size: `lut[labels]` are its class ids (void -1)."""
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    labels: np.ndarray
+    lut: np.ndarray
+    meta: Meta
+
+
+def files_sha256(paths: list[Path]) -> str:
+    """sha256 over the names and bytes of a scene's input files (already in the page cache)."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class SunrgbdJob:
+    """One SUN RGB-D scene folder and the split it goes to."""
+
+    split: Split
+    scene_dir: Path
+    root: Path
+
+    @property
+    def scene(self) -> str:
+        return rel_posix(self.scene_dir, self.root)
+
+    def load(self, label_map: LabelMap, depth: DepthChoice) -> Loaded:
+        scene = read_scene(self.scene_dir, self.root, depth=depth)
+        key = scene_key(self.scene_dir.resolve().as_posix())
+        group = key.rsplit("/", 1)[0].replace("/", "-") if "/" in key else self.scene_dir.parent.name
+        inputs = sorted((self.scene_dir / "image").glob("*.jp*g")) + sorted((self.scene_dir / scene.depth_source).glob("*.png"))
+        if (self.scene_dir / scene.label_source).is_file():
+            inputs.append(self.scene_dir / scene.label_source)
+        meta = Meta(
+            scene=scene.rel_path,
+            group=group,
+            name=self.scene_dir.name,
+            scene_type=scene.scene_type,
+            label_source=scene.label_source,
+            depth_source=scene.depth_source,
+            input_sha256=files_sha256(inputs),
+            warnings=scene.warnings,
+        )
+        return Loaded(scene.rgb, scene.depth, scene.labels, label_map.lut(scene.names), meta)
+
+
+@dataclass(frozen=True)
+class CityscapesJob:
+    """One frame of the official Cityscapes release; its split is the release's own."""
+
+    frame: CityscapesFrame
+
+    @property
+    def split(self) -> str:
+        return self.frame.split
+
+    @property
+    def scene(self) -> str:
+        return self.frame.rel
+
+    def load(self, label_map: LabelMap | None, depth: DepthChoice) -> Loaded:
+        data = read_frame(self.frame)
+        meta = Meta(
+            scene=self.frame.rel,
+            group=self.frame.city,
+            name=self.frame.stem,
+            scene_type="street",
+            label_source="gtFine/labelIds",
+            depth_source="disparity",
+            input_sha256=files_sha256(list(frame_files(self.frame))),
+            warnings=data.warnings,
+        )
+        return Loaded(data.rgb, data.depth, data.label_ids, cityscapes_lut(), meta)
+
+
+@lru_cache(maxsize=1)
+def cityscapes_lut() -> np.ndarray:
+    """The labelId -> train id lookup, read once per process."""
+    return load_label_table().lut
