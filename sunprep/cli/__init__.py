@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sunprep.cli import scan  # noqa: F401  (registers `scan`)
+from sunprep.cli import export  # noqa: F401  (registers `export`)
 from sunprep.cli import train  # noqa: F401  (registers `train`)
 from sunprep.cli import evaluate  # noqa: F401  (registers `evaluate`)
 from sunprep.cli.app import app
