@@ -1,0 +1,43 @@
+"""`sunprep crossdomain`: pre-train on one domain, fine-tune on the other, evaluate both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sunprep.cli.app import app, guarded
+from sunprep.progress import progress_bar
+from sunprep.train.crossdomain import CrossConfig, markdown, run_study, write_results
+from sunprep.train.loop import TrainConfig
+
+
+@app.command()
+@guarded
+def crossdomain(
+    a: Annotated[Path, typer.Option("--a", help="Domain A export (e.g. SUN RGB-D, 39 classes).")],
+    b: Annotated[Path, typer.Option("--b", help="Domain B export (e.g. Cityscapes, 19 classes).")],
+    out: Annotated[Path, typer.Option(help="Study folder: A/, B/, A_to_B/, B_to_A/, results.csv, results.md.")],
+    epochs: Annotated[int, typer.Option(help="Epochs of every run (fine-tuning too: equal epochs).")] = CrossConfig.epochs,
+    batch_size: Annotated[int, typer.Option(help="Images per step.")] = TrainConfig.batch_size,
+    lr: Annotated[float, typer.Option(help="AdamW peak learning rate.")] = TrainConfig.lr,
+    width: Annotated[int, typer.Option(help="U-Net base width.")] = TrainConfig.width,
+    depth: Annotated[int, typer.Option(help="U-Net poolings.")] = TrainConfig.depth,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
+    workers: Annotated[int, typer.Option(help="Threads that read and decode the data files.")] = 2,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Train A, train B, fine-tune A->B and B->A; a results matrix with forgetting and transfer."""
+    cfg = CrossConfig(
+        a=a, b=b, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width, depth=depth,
+        device=device, seed=seed, workers=workers,
+    )  # fmt: skip
+    with progress_bar(quiet) as bar:
+        task = bar.add_task("crossdomain", total=None)
+        rows = run_study(cfg, lambda desc, done, total: bar.update(task, description=desc, completed=done, total=total))
+    paths = write_results(rows, cfg)
+    typer.echo(markdown(rows, cfg), nl=False)
+    for path in paths:
+        typer.echo(f"wrote {path}")

@@ -1,0 +1,131 @@
+"""The cross-domain study: train on A, train on B, fine-tune A->B and B->A, evaluate all on both.
+
+Fine-tuning shares the encoder-decoder and keeps each domain's own head, so the fine-tuned model
+can still be scored on its source domain: the drop there is *forgetting*. Its score on the target
+against the from-scratch model of equal epochs is *transfer*. Every run lives in its own folder
+and is resumed (or skipped when finished), so an interrupted study continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from sunprep.atomic import write_text_atomic
+from sunprep.train.checkpoint import load_checkpoint, space_key
+from sunprep.train.data import Dataset, Split, open_dataset
+from sunprep.train.loop import OnBatch, OnEpoch, TrainConfig, evaluate_split, load_for_eval, pick_device, train
+from sunprep.train.metrics import scores
+
+
+@dataclass(frozen=True)
+class CrossConfig:
+    a: Path
+    b: Path
+    out: Path
+    epochs: int = 10  # per run; fine-tuning gets as many as from-scratch training (equal epochs)
+    batch_size: int = TrainConfig.batch_size
+    lr: float = TrainConfig.lr
+    width: int = TrainConfig.width
+    depth: int = TrainConfig.depth
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str  # "A", "B", "A->B", "B->A"
+    trained_on: str
+    miou_on_a: float  # NaN where the model has no head for A
+    miou_on_b: float
+    forgetting: float  # source-domain mIoU lost by fine-tuning (fine-tuned rows only)
+    transfer: float  # target mIoU of fine-tuned minus from-scratch (fine-tuned rows only)
+
+
+RUNS = (("A", "a", None), ("B", "b", None), ("A_to_B", "b", "A"), ("B_to_A", "a", "B"))
+
+
+def run_study(cfg: CrossConfig, on_batch: OnBatch | None = None, on_epoch: OnEpoch | None = None) -> list[Row]:
+    """Train the four runs (resuming unfinished ones) and score each on both val splits."""
+    base = TrainConfig(
+        data=cfg.a, out=cfg.out, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, width=cfg.width,
+        depth=cfg.depth, seed=cfg.seed, device=cfg.device, workers=cfg.workers,
+    )  # fmt: skip
+    data = {"a": cfg.a, "b": cfg.b}
+    ckpts: dict[str, Path] = {}
+    for name, domain, init in RUNS:
+        out = Path(cfg.out) / name
+        done = 0
+        if (out / "last.pt").exists():
+            done = load_checkpoint(out / "last.pt")["epoch"]
+        if done < cfg.epochs:
+            run_cfg = replace(base, data=data[domain], out=out, init=ckpts.get(init or ""), resume=done > 0)
+            label = name.replace("_to_", "->")
+            train(run_cfg, (lambda d, k, t, label=label: on_batch(f"{label}: {d}", k, t)) if on_batch else None, on_epoch)
+        ckpts[name] = out / "last.pt"
+
+    device = pick_device(cfg.device)
+    domains = {k: open_dataset(p) for k, p in data.items()}
+    vals = {k: ds.load("val", cfg.workers) for k, ds in domains.items()}
+    miou = {name: {k: _score(ckpts[name], domains[k], vals[k], cfg.batch_size, device) for k in data} for name, _, _ in RUNS}
+    nan = float("nan")
+    return [
+        Row("A", "A", miou["A"]["a"], miou["A"]["b"], nan, nan),
+        Row("B", "B", miou["B"]["a"], miou["B"]["b"], nan, nan),
+        Row("A->B", "A then B", miou["A_to_B"]["a"], miou["A_to_B"]["b"],
+            miou["A"]["a"] - miou["A_to_B"]["a"], miou["A_to_B"]["b"] - miou["B"]["b"]),
+        Row("B->A", "B then A", miou["B_to_A"]["a"], miou["B_to_A"]["b"],
+            miou["B"]["b"] - miou["B_to_A"]["b"], miou["B_to_A"]["a"] - miou["A"]["a"]),
+    ]  # fmt: skip
+
+
+def _score(ckpt_path: Path, ds: Dataset, val: Split, batch_size: int, device: torch.device) -> float:
+    """Val mIoU with the head of the domain's label space; NaN when the model never had one."""
+    model, ckpt = load_for_eval(ckpt_path, device)
+    key = space_key(ds.classes)
+    if key not in ckpt["heads"]:
+        return float("nan")
+    cm, _ = evaluate_split(model, key, val, len(ds.classes), batch_size, device)
+    return scores(cm).miou
+
+
+def write_results(rows: list[Row], cfg: CrossConfig) -> list[Path]:
+    """results.csv (the matrix, forgetting and transfer) and results.md (the same as Markdown)."""
+    out = Path(cfg.out)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["model", "trained_on", "miou_on_a", "miou_on_b", "forgetting", "transfer"])
+    for r in rows:
+        w.writerow([r.model, r.trained_on, *(_num(v, "", 6) for v in (r.miou_on_a, r.miou_on_b, r.forgetting, r.transfer))])
+    write_text_atomic(out / "results.csv", buf.getvalue())
+    write_text_atomic(out / "results.md", markdown(rows, cfg))
+    return [out / "results.csv", out / "results.md"]
+
+
+def markdown(rows: list[Row], cfg: CrossConfig) -> str:
+    lines = [
+        f"A = `{cfg.a}`, B = `{cfg.b}`; {cfg.epochs} epochs per run; val mIoU.",
+        "",
+        "| model | trained on | mIoU on A | mIoU on B | forgetting | transfer |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        vals = " | ".join(_num(v, "-") for v in (r.miou_on_a, r.miou_on_b, r.forgetting, r.transfer))
+        lines.append(f"| {r.model} | {r.trained_on} | {vals} |")
+    lines += [
+        "",
+        "forgetting: the source domain's mIoU drop after fine-tuning (its own head, shared trunk moved on).",
+        "transfer: fine-tuned minus from-scratch mIoU on the target, at equal epochs (> 0: pre-training helped).",
+        "'-' under a domain: the model has no head for that label space.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _num(x: float, empty: str, digits: int = 4) -> str:
+    return empty if math.isnan(x) else f"{x:.{digits}f}"
