@@ -1,0 +1,131 @@
+"""The zip central directory, read through range requests by the stdlib `zipfile`.
+
+`zipfile` already knows every quirk of the format (ZIP64 end records and extras, archive
+comments, cp437 vs UTF-8 names, data prepended to the archive), so it parses; we only hand it a
+file object whose reads become range requests. It asks for the end record, then the whole
+directory in one read: the first request takes a small tail, the second the rest of the
+directory, and nothing else of the archive is touched.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from sunprep.errors import FetchError
+from sunprep.fetch.retry import Backoff, RetryPolicy, Tally, Transient
+from sunprep.fetch.sources import Source
+from sunprep.fetch.stream import RangeStream
+
+TAIL = 4096  # first request: the end records (98 bytes with ZIP64) and the directory's last entries
+LOCAL_HEADER = 30  # fixed part of a local file header
+
+
+@dataclass(frozen=True)
+class Member:
+    """One archive entry as the directory describes it; `end` bounds its bytes in the archive.
+
+    `[offset, end)` holds the local header, the data and any data descriptor: `end` is the next
+    entry's offset (or the directory's), so a range request for it fetches nothing of another member.
+    """
+
+    name: str
+    offset: int
+    end: int
+    compress_size: int
+    file_size: int
+    crc: int
+    method: int
+    flags: int
+    raw_name: bytes  # as stored, to check the local header names the same member
+
+    @property
+    def is_dir(self) -> bool:
+        return self.name.endswith("/")
+
+
+@dataclass(frozen=True)
+class Directory:
+    size: int  # the whole archive
+    start: int  # offset of the central directory; [start, size) is what reading it cost
+    members: tuple[Member, ...]  # in archive order (by offset)
+
+
+class _RangedFile(io.RawIOBase):
+    """A read-only file over a source: the tail is cached, anything before it is a range request."""
+
+    def __init__(self, source: Source, tail: bytes, size: int, policy: RetryPolicy, tally: Tally) -> None:
+        self.source, self.policy, self.tally = source, policy, tally
+        self.tail, self.tail_start, self.size = tail, size - len(tail), size
+        self.pos = 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise OSError(f"seek before the start of {self.source.name}")
+        self.pos = base + offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, n: int | None = -1) -> bytes:
+        stop = self.size if n is None or n < 0 else min(self.pos + n, self.size)
+        if self.pos < min(stop, self.tail_start):  # bytes before the cached tail: fetch only those
+            upto = min(stop, self.tail_start)
+            with RangeStream(self.source, self.pos, upto, self.policy, self.tally) as stream:
+                head = stream.read_exact(upto - self.pos)
+            if upto < self.tail_start:  # not adjacent to the cache: nothing to keep
+                self.pos = stop
+                return head
+            self.tail, self.tail_start = head + self.tail, self.pos
+        data = self.tail[max(self.pos - self.tail_start, 0): max(stop - self.tail_start, 0)]
+        self.pos = max(stop, self.pos)
+        return data
+
+
+def read_directory(source: Source, policy: RetryPolicy, tally: Tally) -> Directory:
+    """Every member of the archive at `source`, with the byte extent each occupies."""
+    backoff = Backoff(f"{source.name} (end of archive)", policy, tally)
+    while True:
+        try:
+            tail, size = source.tail(TAIL)
+            break
+        except Transient as err:
+            backoff.failed(err)
+    tally.received(len(tail))
+    try:
+        archive = zipfile.ZipFile(_RangedFile(source, tail, size, policy, tally))
+    except zipfile.BadZipFile as err:
+        raise FetchError(f"{source.name}: not a readable zip archive ({err})") from err
+    infos = sorted(archive.infolist(), key=lambda info: info.header_offset)
+    ends = [info.header_offset for info in infos[1:]] + [archive.start_dir]
+    members = []
+    for info, end in zip(infos, ends):
+        raw_name = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+        if info.header_offset + LOCAL_HEADER + len(raw_name) + info.compress_size > end:
+            raise FetchError(f"{source.name}: member {info.orig_filename} overlaps the next one; corrupt directory")
+        members.append(Member(info.orig_filename, info.header_offset, end, info.compress_size, info.file_size,
+                              info.CRC, info.compress_type, info.flag_bits, raw_name))
+    return Directory(size, archive.start_dir, tuple(members))
+
+
+def is_safe(name: str) -> bool:
+    """True when `name`, written under the destination, stays inside it (no zip slip)."""
+    parts = PurePosixPath(name).parts
+    return bool(parts) and not name.startswith("/") and "\\" not in name and ".." not in parts and ":" not in parts[0]
+
+
+def safe_name(name: str) -> str:
+    """`name` when it is safe to write; FetchError otherwise."""
+    if not is_safe(name):
+        raise FetchError(f"{name}: member path escapes the destination folder")
+    return name

@@ -1,0 +1,78 @@
+"""Where fetched files land: `DEST/<member name>`, each complete or absent.
+
+Partial files are written in one staging folder, `DEST/.sunprep-fetch/`, and renamed into place
+(same file system, so `os.replace` is atomic) once verified. Unlike temporaries beside their
+targets (`sunprep.atomic`), files a killed run leaves behind can never sit in a scene's `image/`
+folder where a reader's `*.jpg` glob would pick them up, and the next run empties one folder.
+Present files are trusted only after their size and CRC-32 match the archive's record.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from sunprep.fetch.directory import safe_name
+
+STAGING = ".sunprep-fetch"
+HASH_CHUNK = 1 << 20
+
+
+def file_crc(path: Path) -> int:
+    crc = 0
+    with path.open("rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+class Store:
+    """The destination folder of one fetch. One fetch at a time per destination."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = Path(dest)
+        self.staging = self.dest / STAGING
+        shutil.rmtree(self.staging, ignore_errors=True)  # leftovers of a killed run
+        self.staging.mkdir(parents=True)
+
+    def path(self, name: str) -> Path:
+        return self.dest / safe_name(name)
+
+    def has(self, name: str, file_size: int, crc: int) -> bool:
+        """True when `name` is present with exactly this size and CRC-32: a verified earlier fetch."""
+        path = self.path(name)
+        try:
+            if not path.is_file() or path.stat().st_size != file_size:
+                return False
+            return file_crc(path) == crc
+        except OSError:
+            return False
+
+    def make_dir(self, name: str) -> None:
+        self.path(name).mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def writing(self, name: str) -> Iterator[BinaryIO]:
+        """A file to write `name` into; it is renamed into place only if the block ends without error.
+
+        The caller verifies inside the block (raising on a mismatch), so nothing unverified lands.
+        """
+        target = self.path(name)
+        fd, tmp = tempfile.mkstemp(dir=self.staging, suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                yield f
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Remove the staging folder (empty unless a writer is still running, which close must follow)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
