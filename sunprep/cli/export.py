@@ -88,7 +88,7 @@ def export(
         task = bar.add_task("export", total=None)
 
         def skip(s: Skipped) -> None:
-            bar.console.print(f"skipped: {s.reason}", markup=False, highlight=False)
+            bar.console.print(f"skipped: {s.reason}", markup=False, highlight=False, soft_wrap=True)
 
         hooks = Hooks(start=lambda n: bar.update(task, total=n), step=lambda: bar.advance(task), skip=skip)
         report = run_export(cfg, hooks)
