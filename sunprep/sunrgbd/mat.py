@@ -9,6 +9,8 @@ references into `#refs#`, and an empty array is a small uint64 dataset of its di
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -105,6 +107,31 @@ def _h5_matrix(ds: h5py.Dataset) -> np.ndarray | None:
     return np.asarray(ds[()]).T
 
 
+# What scipy raises on damaged v5 files varies with the damage: a truncated stream alone gives
+# ValueError, zlib.error, EOFError, IndexError or struct.error depending on where it stops.
+_V5_ERRORS = (MatReadError, ValueError, TypeError, IndexError, EOFError, OSError, zlib.error, struct.error, UnicodeDecodeError)
+
+
+def load_v5(path: Path, variables: Sequence[str]) -> dict[str, object]:
+    """`loadmat` of the named variables, after checking the 128-byte v5 header ourselves.
+
+    The header check turns "not a MAT file at all" into a clear message instead of whatever
+    scipy trips over first.
+    """
+    try:
+        with path.open("rb") as f:
+            header = f.read(128)
+    except OSError as err:
+        raise BadInput(f"{path}: cannot read ({err.strerror})") from None
+    if len(header) < 128 or header[126:128] not in (b"IM", b"MI") or not header.startswith(b"MATLAB"):
+        raise BadInput(f"{path}: not a MATLAB v5 MAT-file (no MAT-file header)")
+    try:
+        return loadmat(path, squeeze_me=False, variable_names=list(variables))
+    except _V5_ERRORS as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise BadInput(f"{path}: not a readable MATLAB file ({first})") from None
+
+
 def read_seg_mat(path: Path, shape: tuple[int, int] | None) -> LabelRecord:
     """Read a scene's `seg.mat`: `seglabel` (H, W), 1-based into the cell array `names`, 0 unlabeled.
 
@@ -120,10 +147,7 @@ def read_seg_mat(path: Path, shape: tuple[int, int] | None) -> LabelRecord:
         if seglabel is None:
             raise BadInput(f"{path}: 'seglabel' is empty")
     else:
-        try:
-            m = loadmat(path, squeeze_me=False, variable_names=["seglabel", "names"])
-        except (MatReadError, ValueError, TypeError, OSError, NotImplementedError) as err:
-            raise BadInput(f"{path}: not a readable MATLAB file ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+        m = load_v5(path, ["seglabel", "names"])
         if "seglabel" not in m:
             raise BadInput(f"{path}: no 'seglabel' variable")
         seglabel = m["seglabel"]
@@ -255,10 +279,7 @@ def _read_seglistall(path: Path) -> list[str | None]:
             if "seglistall" not in f:
                 raise BadInput(f"{path}: no 'seglistall' variable")
             return _h5_cell_strings(f, f["seglistall"])
-    try:
-        m = loadmat(path, squeeze_me=False, variable_names=["seglistall"])
-    except (MatReadError, ValueError, TypeError, OSError) as err:
-        raise BadInput(f"{path}: not a readable MATLAB file ({err})") from None
+    m = load_v5(path, ["seglistall"])
     if "seglistall" not in m:
         raise BadInput(f"{path}: no 'seglistall' variable")
     return _cell_strings_v5(path, m["seglistall"])
