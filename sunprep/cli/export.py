@@ -56,7 +56,7 @@ def export(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="worker processes  [default: all cores]")] = None,
     depth: Annotated[DepthChoice, typer.Option("--depth", help="refined depth_bfx/ where present, or raw depth/")] = "refined",
     depth_encoding: Annotated[DepthEncoding, typer.Option("--depth-encoding", help="cityscapes .npy depth: metres or 1/metres")] = "metres",
-    shard_mb: Annotated[int, typer.Option("--shard-mb", min=1, help="parquet: largest shard size in MiB")] = DEFAULT_SHARD_BYTES // 2**20,
+    shard_mb: Annotated[float, typer.Option("--shard-mb", min=0.001, help="parquet: bound on a shard's PNG payload in MiB")] = DEFAULT_SHARD_BYTES / 2**20,
     strict: Annotated[bool, typer.Option("--strict", help="stop at the first bad scene (exit 2)")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
@@ -78,7 +78,7 @@ def export(
         split_file=split_file,
         val_fraction=val_fraction,
         seed=seed,
-        shard_bytes=shard_mb * 2**20,
+        shard_bytes=int(shard_mb * 2**20),
         jobs=jobs or os.cpu_count() or 1,
         strict=strict,
     )

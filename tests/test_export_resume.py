@@ -1,0 +1,81 @@
+"""A real `kill -9` mid-export, then a re-run: the result equals an uninterrupted run byte for byte."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures.scenes import write_dataset
+from sunprep.export.manifest import JOURNAL
+from sunprep.export.run import ExportConfig, run_export
+
+SHARD_MB = 0.04  # ~40 KiB of PNGs: several parquet shards per split at 32x64
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sunrgbd")
+    write_dataset(root, 60, seed=9, size=(106, 146))
+    return root
+
+
+def tree_bytes(out: Path) -> dict[str, bytes]:
+    """Every output file but report.json (it holds timings and the resume count)."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and p.name != "report.json"}
+
+
+def journal_lines(out: Path) -> int:
+    try:
+        return (out / JOURNAL).read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def kill_mid_run(dataset: Path, out: Path, fmt: str, after_lines: int) -> None:
+    """Start `python -m sunprep export` and SIGKILL it (with its workers) once the journal grows."""
+    cmd = [sys.executable, "-m", "sunprep", "export", "--root", str(dataset), "--out", str(out), "--format", fmt,
+           "--size", "32x64", "--val-fraction", "0.3", "--shard-mb", str(SHARD_MB), "--jobs", "2", "--quiet"]  # fmt: skip
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    try:
+        while journal_lines(out) < after_lines and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        os.killpg(proc.pid, signal.SIGKILL)  # the export and the worker processes it started
+    finally:
+        proc.wait()
+        stderr = proc.stderr.read().decode()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL, f"export ended before the kill ({proc.returncode}): {stderr}"
+
+
+@pytest.mark.parametrize("fmt", ["cityscapes", "parquet"])
+def test_kill_9_then_resume_equals_clean_run(dataset, tmp_path, fmt) -> None:
+    cfg = dict(root=dataset, format=fmt, size=(32, 64), val_fraction=0.3, shard_bytes=int(SHARD_MB * 2**20))
+    clean = tmp_path / "clean"
+    run_export(ExportConfig(out=clean, jobs=2, **cfg))
+
+    resumed = tmp_path / "resumed"
+    kill_mid_run(dataset, resumed, fmt, after_lines=12)
+    assert (resumed / JOURNAL).is_file() and not (resumed / "manifest.parquet").exists()
+    partial = tree_bytes(resumed)
+    assert 0 < len(partial) < len(tree_bytes(clean))
+
+    report = run_export(ExportConfig(out=resumed, jobs=1, **cfg))
+    assert 0 < report.resumed < 60 and report.processed == 60 - report.resumed - len(report.skipped)
+    assert tree_bytes(resumed) == tree_bytes(clean)
+    assert not (resumed / JOURNAL).exists()
+
+
+def test_rerun_of_finished_export_reads_nothing(dataset, tmp_path) -> None:
+    cfg = ExportConfig(root=dataset, out=tmp_path, size=(16, 32), jobs=1)
+    run_export(cfg)
+    before = tree_bytes(tmp_path)
+    again = run_export(cfg)
+    assert again.processed == 0 and again.resumed == 60
+    assert tree_bytes(tmp_path) == before
