@@ -66,14 +66,14 @@ def test_seg_mat_v73_round_trip(case: tuple[np.ndarray, list[str]]) -> None:
 
 
 @settings(max_examples=12, deadline=None)
-@given(st.lists(st.one_of(label_maps(), st.none()), min_size=1, max_size=4), st.booleans())
-def test_seg2d_round_trip(cases: list[tuple[np.ndarray, list[str]] | None], names_in_file: bool) -> None:
+@given(st.lists(st.one_of(label_maps(), st.none()), min_size=1, max_size=4), st.booleans(), st.booleans())
+def test_seg2d_round_trip(cases: list[tuple[np.ndarray, list[str]] | None], names_in_file: bool, meta_v73: bool) -> None:
     entries = [
         Seg2DEntry(f"SUNRGBD/kv2/kinect2data/{i:06d}_scene/", None if c is None else c[0], () if c is None else tuple(c[1]))
         for i, c in enumerate(cases)
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        seglistall = write_seg2d(Path(tmp), entries, names_in_file=names_in_file)
+        seglistall = write_seg2d(Path(tmp), entries, names_in_file=names_in_file, meta_v73=meta_v73)
         assert (Path(tmp) / "seglistall.mat").exists() != names_in_file
         with open_seg2d(Path(tmp) / "SUNRGBD2Dseg.mat") as seg2d:
             assert len(seg2d) == len(entries)

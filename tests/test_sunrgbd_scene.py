@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
+from fixtures.names import RAW_NAMES
 from fixtures.scenes import write_scene
 from fixtures.seg2d import Seg2DEntry, write_seg2d
 from sunprep.errors import BadInput
@@ -38,6 +42,23 @@ def test_round_trip(tmp_path: Path, label_source: str) -> None:
     labels = read_labels(scene_dir, tmp_path)
     np.testing.assert_array_equal(labels.labels, truth.labels)
     assert labels.names == truth.names and labels.label_source == truth.label_source
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    h=st.integers(4, 40),
+    w=st.integers(4, 40),
+    label_source=st.sampled_from(["seg.mat", "index.json"]),
+    names=st.lists(st.sampled_from([r.raw_label for r in RAW_NAMES]), min_size=1, max_size=8, unique=True),
+    seed=st.integers(0, 1000),
+)
+def test_round_trip_any_size_and_names(h: int, w: int, label_source: str, names: list[str], seed: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        truth = write_scene(Path(tmp) / "s", seed=seed, size=(h, w), label_source=label_source, names=names)
+        scene = read_scene(Path(tmp) / "s", Path(tmp))
+    assert scene.rgb.shape == (h, w, 3) and scene.names == tuple(names)
+    np.testing.assert_array_equal(scene.labels, truth.labels)
+    np.testing.assert_array_equal(scene.depth, truth.depth)
 
 
 def test_raw_depth_on_request(tmp_path: Path) -> None:

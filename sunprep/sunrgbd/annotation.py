@@ -35,7 +35,7 @@ def _escape_name(match: re.Match[str]) -> str:
 def parse_index_json(path: Path) -> tuple[dict, tuple[str, ...]]:
     """Load the JSON object, repairing unescaped quotes inside names; returns (data, warnings)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8-sig", errors="replace")  # -sig: tolerate a BOM
     except OSError as err:
         raise BadInput(f"{path}: cannot read ({err.strerror})") from None
     warnings: list[str] = []

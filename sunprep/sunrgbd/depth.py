@@ -19,8 +19,8 @@ def decode_depth(raw: np.ndarray) -> np.ndarray:
     `bitor(bitshift(d, -3), bitshift(d, 16 - 3))` on uint16 (the left shift drops the high bits),
     divides by 1000 and caps at 8 m. 0 stays 0, which means "no measurement".
     """
-    d = np.asarray(raw).astype(np.uint32)
-    mm = ((d >> 3) | (d << 13)) & 0xFFFF
+    d = np.asarray(raw).astype(np.uint16, copy=False)
+    mm = (d >> 3) | (d << 13)  # uint16 arithmetic drops the shifted-out bits, as MATLAB's does
     metres = mm.astype(np.float32) / np.float32(1000)
     return np.minimum(metres, np.float32(MAX_DEPTH_M))
 

@@ -180,6 +180,15 @@ def read_order(source: Path) -> list[str]:
     other. A text list holds one scene folder or image path per line (blank lines ignored), as in
     the toolbox's split lists.
     """
+    if source.suffix == ".mat" and h5py.is_hdf5(source):
+        with h5py.File(source, "r") as f:
+            group = f.get("SUNRGBDMeta")
+            if not isinstance(group, h5py.Group) or "sequenceName" not in group:
+                raise BadInput(f"{source}: no struct array SUNRGBDMeta with field sequenceName")
+            names = [_h5_char(f[ref]) for ref in np.asarray(group["sequenceName"][()]).ravel()]
+        if any(n is None for n in names):
+            raise BadInput(f"{source}: SUNRGBDMeta(i).sequenceName is not text everywhere")
+        return [scene_key(n) for n in names if n is not None]
     if source.suffix == ".mat":
         try:
             m = loadmat(source, squeeze_me=True, struct_as_record=False, variable_names=["SUNRGBDMeta"])

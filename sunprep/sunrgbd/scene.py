@@ -1,8 +1,11 @@
-"""The typed record one SUN RGB-D scene folder reads into.
+"""The typed record one SUN RGB-D scene folder reads into, and the reader that fills it.
 
 Reading stops here: the raw label map and raw names are kept exactly as stored, and
 normalisation onto classes happens later (sunprep.labels), so a report can always say what the
 dataset itself held.
+
+`read_scene(scene_dir, root)` reads everything; `read_labels(scene_dir, root)` only the labels
+(for passes that count names). Both raise BadInput with one line `"{file}: {problem}"`.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def read_rgb(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+            return np.asarray(im if im.mode == "RGB" else im.convert("RGB"), dtype=np.uint8)
     except (OSError, UnidentifiedImageError, SyntaxError) as err:
         raise BadInput(f"{path}: not a readable JPEG ({err})") from None
 
@@ -172,6 +175,8 @@ def read_scene(
     seg2d: Seg2D | None = None,
 ) -> Scene:
     """Read one scene folder; raises BadInput (`"{file}: {problem}"`) at its first broken part."""
+    if depth not in ("refined", "raw"):
+        raise ValueError(f"depth={depth!r}: expected 'refined' or 'raw'")
     scene_dir = Path(scene_dir)
     rel = rel_posix(scene_dir, root)
     image = find_image(scene_dir)
