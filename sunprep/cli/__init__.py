@@ -9,6 +9,7 @@ from sunprep.cli import evaluate  # noqa: F401  (registers `evaluate`)
 from sunprep.cli import crossdomain  # noqa: F401  (registers `crossdomain`)
 from sunprep.cli import analyze  # noqa: F401  (registers `analyze`)
 from sunprep.cli import normalize, report  # noqa: F401  (registers `normalize`, `report`)
+from sunprep.cli import fetch  # noqa: F401  (registers `fetch`)
 from sunprep.cli.app import app
 
 # Each capability registers its command by an import above, only once it works end to end.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from sunprep.errors import FetchError
 from sunprep.fetch.retry import Backoff, RetryPolicy, Tally, Transient
@@ -120,8 +119,8 @@ def read_directory(source: Source, policy: RetryPolicy, tally: Tally) -> Directo
 
 def is_safe(name: str) -> bool:
     """True when `name`, written under the destination, stays inside it (no zip slip)."""
-    parts = PurePosixPath(name).parts
-    return bool(parts) and not name.startswith("/") and "\\" not in name and ".." not in parts and ":" not in parts[0]
+    parts = name.rstrip("/").split("/")
+    return "\\" not in name and ":" not in parts[0] and all(part not in ("", ".", "..") for part in parts)
 
 
 def safe_name(name: str) -> str:

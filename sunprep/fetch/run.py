@@ -26,7 +26,8 @@ MAPPING_URL = "https://raw.githubusercontent.com/crmauceri/SUNRGBD_COCO/master/s
 DATASET_TOP = "SUNRGBD"  # every member of SUNRGBD.zip starts with it
 TOOLBOX_TOP = "SUNRGBDtoolbox"
 SPLIT = "SUNRGBDtoolbox/traintestSUNRGBD/allsplit.mat"  # what export needs for the official split
-SEG2D = "SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat"  # labels for scenes whose seg.mat is missing
+# Labels for scenes without seg.mat, and the scene order that file is indexed by.
+SEG2D = frozenset({"SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat", "SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat"})
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class FetchConfig:
     full: bool = False  # stream the whole archive (a server without byte ranges)
     toolbox: bool = False  # also fetch allsplit.mat out of the toolbox archive
     toolbox_source: str = TOOLBOX_URL
-    seg2d: bool = False  # with the toolbox, also Metadata/SUNRGBD2Dseg.mat
+    seg2d: bool = False  # also the toolbox's Metadata/SUNRGBD2Dseg.mat and SUNRGBDMeta.mat
     mapping_url: str | None = None  # download seglistall.csv from here into DEST
     timeout: float = 30.0  # seconds: connect, and silence while reading
     backoff: float = 0.5  # seconds before the first retry, doubling
@@ -147,7 +148,7 @@ def run_fetch(cfg: FetchConfig, on_start: Starter = lambda what, total: None,
     if cfg.jobs < 1 or cfg.retries < 0:
         raise BadInput(f"--jobs {cfg.jobs} --retries {cfg.retries}: need jobs >= 1 and retries >= 0")
     prefix = f"{DATASET_TOP}/{subset}/"
-    toolbox_files = {SPLIT, SEG2D} if cfg.seg2d else {SPLIT}
+    toolbox_files = {SPLIT} | SEG2D if cfg.seg2d else {SPLIT}
     store = Store(cfg.dest)
     try:
         with http_pool(cfg.jobs) as pool:
