@@ -96,7 +96,10 @@ def copy_data(stream: RangeStream, header: LocalHeader, compress_size: int | Non
             raise ArchiveEnded(f"{stream.source.name}: archive ends inside {header.name}")
         consumed += len(data)
         if inflate is not None:
-            data = inflate.decompress(data)
+            try:
+                data = inflate.decompress(data)
+            except zlib.error as err:  # a damaged byte can break the deflate stream before the CRC sees it
+                raise BadMember(f"{header.name}: corrupt deflate data ({err})") from err
         crc = zlib.crc32(data, crc)
         size += len(data)
         if sink is not None:

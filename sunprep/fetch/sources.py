@@ -1,7 +1,8 @@
 """Where archive bytes come from: an HTTP server answering byte ranges, or a local zip file.
 
-Both answer `open(start, end)` with a readable body positioned at `start` and the archive's
-total size, and `tail(n)` with its last `n` bytes. HTTP goes through one urllib3 `PoolManager`
+Both answer `open(start, end)` with a readable body, the offset it starts at (`start`, or 0 from
+a server that ignores ranges under --full) and the archive's total size, and `tail(n)` with the
+last `n` bytes. HTTP goes through one urllib3 `PoolManager`
 shared by all worker threads: keep-alive connections are reused across the thousands of range
 requests, each connect and read has a timeout, and retrying is left to `stream.RangeStream`
 (urllib3's own `Retry` cannot resume a body that broke half-way, which is the common fault).
@@ -21,7 +22,6 @@ from sunprep.fetch.retry import RetryPolicy, Transient
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)$")
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-DISCARD_CHUNK = 1 << 20
 
 
 class RangesIgnored(FetchError):
@@ -37,7 +37,7 @@ class Body(Protocol):
 class Source(Protocol):
     name: str  # the URL or path, for messages
 
-    def open(self, start: int, end: int | None) -> tuple[Body, int]: ...
+    def open(self, start: int, end: int | None) -> tuple[Body, int, int]: ...
 
     def tail(self, n: int) -> tuple[bytes, int]: ...
 
@@ -80,8 +80,8 @@ class HttpSource:
             raise FetchError(f"{self.name}: HTTP {resp.status}")
         return resp
 
-    def open(self, start: int, end: int | None) -> tuple[Body, int]:
-        """Bytes from `start` to `end` (None: to the end of the archive), and the archive size."""
+    def open(self, start: int, end: int | None) -> tuple[Body, int, int]:
+        """A body for bytes `start` to `end` (None: to the end), the offset it begins at, the archive size."""
         if start == 0 and end is None:
             resp = self._get({})
         else:
@@ -91,14 +91,13 @@ class HttpSource:
             if first != start:
                 _discard(resp)
                 raise Transient(f"asked for byte {start}, got a range starting at {first}")
-            return resp, size
+            return resp, start, size
         size = int(resp.headers.get("Content-Length", "-1"))
         if start > 0 or end is not None:
             if not self.whole_ok:
                 _discard(resp)
                 raise _ranges_ignored(self.name, size)
-            _skip(resp, start)
-        return resp, size
+        return resp, 0, size
 
     def tail(self, n: int) -> tuple[bytes, int]:
         """The last `n` bytes (fewer for a smaller archive) and the archive size, in one request."""
@@ -130,15 +129,6 @@ def _discard(resp: urllib3.BaseHTTPResponse) -> None:
     resp.release_conn()
 
 
-def _skip(body: Body, n: int) -> None:
-    """Read and drop `n` bytes (a server without ranges, resuming a stream at byte `n`)."""
-    while n > 0:
-        data = body.read(min(n, DISCARD_CHUNK))
-        if not data:
-            raise Transient("body ended while skipping to the resume point")
-        n -= len(data)
-
-
 def _ranges_ignored(url: str, size: int) -> RangesIgnored:
     whole = f"{size / 1e9:.2f} GB" if size >= 0 else "unknown-size"
     return RangesIgnored(
@@ -153,10 +143,10 @@ class ZipFileSource:
         self.name = str(path)
         self.path = path
 
-    def open(self, start: int, end: int | None) -> tuple[BinaryIO, int]:
+    def open(self, start: int, end: int | None) -> tuple[BinaryIO, int, int]:
         f = self.path.open("rb")
         f.seek(start)
-        return f, self.path.stat().st_size
+        return f, start, self.path.stat().st_size
 
     def tail(self, n: int) -> tuple[bytes, int]:
         size = self.path.stat().st_size

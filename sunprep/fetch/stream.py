@@ -44,9 +44,10 @@ class RangeStream:
                 return b""
             try:
                 if self._body is None:
-                    self._body, size = self.source.open(self.pos, self.end)
+                    self._body, first, size = self.source.open(self.pos, self.end)
                     if self.end is None and size >= 0:
                         self.end = size
+                    self._discard(self.pos - first)
                 want = n if self.end is None else min(n, self.end - self.pos)
                 data = self._body.read(want)
                 if not data:
@@ -76,6 +77,16 @@ class RangeStream:
             parts.append(data)
             got += len(data)
         return b"".join(parts)
+
+    def _discard(self, n: int) -> None:
+        """Drop the `n` bytes before our position that a server without ranges sends again (counted)."""
+        assert self._body is not None
+        while n > 0:
+            data = self._body.read(min(n, CHUNK))
+            if not data:
+                raise Transient("body ended before the resume point")
+            n -= len(data)
+            self.tally.received(len(data))
 
     def unread(self, data: bytes) -> None:
         """Give back bytes read past a record's end (a deflate stream that stopped mid-chunk)."""

@@ -41,11 +41,11 @@ class _Tail:
     def tail(self, n: int) -> tuple[bytes, int]:
         return self.data[-n:], self.size
 
-    def open(self, start: int, end: int | None) -> tuple[io.BytesIO, int]:
+    def open(self, start: int, end: int | None) -> tuple[io.BytesIO, int, int]:
         first = self.size - len(self.data)
         if start < first:
             raise FetchError(f"{self.name}: the directory points before the end of the last member")
-        return io.BytesIO(self.data[start - first:]), self.size
+        return io.BytesIO(self.data[start - first:]), start, self.size
 
 
 def _member(stream: RangeStream, header: LocalHeader, store: Store | None) -> tuple[Delivered, int, int]:
