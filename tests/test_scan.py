@@ -28,7 +28,11 @@ def test_scan_bundled_example() -> None:
     assert "6 scenes, 0 with problems" in result.output
     assert "label sources: annotation2Dfinal/index.json 3, seg.mat 3" in result.output
     assert "sizes: 146x106 6" in result.output
-    assert "repaired malformed JSON" in result.output
+    assert "4 warnings in 3 scenes (--warnings lists them)" in result.output
+    assert "repaired malformed JSON" not in result.output
+    listed = CliRunner().invoke(app, ["scan", str(EXAMPLE), "--quiet", "--warnings"])
+    assert listed.exit_code == 0 and listed.stdout.count("warning: ") == 4
+    assert "index.json: repaired malformed JSON (unescaped quotes in an object name)" in listed.stdout
     assert _snapshot(EXAMPLE) == before  # writes nothing
 
 

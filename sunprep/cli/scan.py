@@ -77,12 +77,13 @@ def scan(
     depth: Annotated[str, typer.Option(help="depth to check: refined (depth_bfx, else depth) or raw (depth)")] = "refined",
     seg2d: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="toolbox SUNRGBD2Dseg.mat (v7.3)")] = None,
     seg2d_order: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="scene order of --seg2d: SUNRGBDMeta.mat or a list of paths")] = None,
+    warnings: Annotated[bool, typer.Option("--warnings", "-w", help="also list what was recovered from (in the table they are counted)")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """List the scenes under ROOT: label source, image size, scene type and every problem found.
 
-    Writes nothing. Exit status: 0 when every scene reads, 1 when some scene has a problem
-    (all are listed), 2 when ROOT holds no scenes or --seg2d is unreadable.
+    Writes nothing. Exit status 0: every scene reads. 1: some scene has a problem (all are listed).
+    2: ROOT holds no scenes, or --seg2d cannot be read.
     """
     if depth not in ("refined", "raw"):
         raise typer.BadParameter("expected refined or raw", param_hint="--depth")
@@ -101,10 +102,13 @@ def scan(
         console.print(f"label sources: {_counts(summary.label_sources)}")
         console.print(f"sizes: {_counts(summary.sizes)}")
         console.print(f"scene types: {_counts(summary.scene_types)}")
+        n_warn = sum(len(c.warnings) for c in checks)
+        if n_warn and not warnings:
+            console.print(f"{n_warn} warnings in {sum(bool(c.warnings) for c in checks)} scenes (--warnings lists them)")
         for c in checks:
             for line in c.problems:
                 console.print(f"problem: {line}", markup=False, highlight=False, soft_wrap=True)
-            for line in c.warnings:
+            for line in c.warnings if warnings else ():
                 console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     if summary.with_problems:
         raise PartialFailure(f"{root}: {summary.with_problems} of {summary.scenes} scenes have problems")
