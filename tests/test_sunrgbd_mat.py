@@ -53,12 +53,12 @@ def test_seg_mat_v5_round_trip(case: tuple[np.ndarray, list[str]], layout: str, 
 
 
 @settings(max_examples=15, deadline=None)
-@given(label_maps())
-def test_seg_mat_v73_round_trip(case: tuple[np.ndarray, list[str]]) -> None:
+@given(label_maps(), st.sampled_from([np.uint16, np.float64]))
+def test_seg_mat_v73_round_trip(case: tuple[np.ndarray, list[str]], dtype: type) -> None:
     labels, names = case
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "seg.mat"
-        write_seg_mat_v73(path, labels, names)
+        write_seg_mat_v73(path, labels, names, dtype=dtype)
         assert path.read_bytes()[:19] == b"MATLAB 7.3 MAT-file"
         rec = read_seg_mat(path, labels.shape)
     np.testing.assert_array_equal(rec.labels, labels)

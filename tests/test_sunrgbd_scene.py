@@ -180,3 +180,15 @@ def test_real_kv1_scene_with_index_json(shared_data: Path) -> None:
     assert scene.label_source == "annotation2Dfinal/index.json"
     assert scene.names == ("shelf", "wall", "floor", "chair", "books", "box")
     np.testing.assert_allclose(scene.intrinsics[0], [520.532, 0, 277.9258])
+
+
+def test_depth_named_like_the_image_wins(tmp_path: Path) -> None:
+    # kv1 scenes name depth `<image>_abs.png`; a stray second PNG must not confuse the pick
+    truth = write_scene(tmp_path / "s", seed=2, size=SMALL)
+    png = next((tmp_path / "s" / "depth_bfx").glob("*.png"))
+    png.rename(png.with_name("0000002_abs.png"))
+    Image.fromarray(np.zeros((3, 3), np.uint16)).save(png.with_name("thumbnail.png"))
+    np.testing.assert_array_equal(read_scene(tmp_path / "s", tmp_path).depth, truth.depth)
+    (tmp_path / "s" / "depth_bfx" / "0000002_abs.png").rename(png.with_name("other.png"))
+    with pytest.raises(BadInput, match=r"/s/depth_bfx: 2 PNGs and none named like the image$"):
+        read_scene(tmp_path / "s", tmp_path)

@@ -72,7 +72,7 @@ def check_scene(
     image = attempt(lambda: find_image(scene_dir))
     rgb = attempt(lambda: read_rgb(image)) if image is not None else None
     shape = rgb.shape[:2] if rgb is not None else None
-    found = attempt(lambda: find_depth(scene_dir, image or scene_dir / "image" / "?.jpg", depth))
+    found = attempt(lambda: find_depth(scene_dir, image, depth))
     if found is not None:
         metres = attempt(lambda: read_depth_png(found[0], shape))
         if shape is None and metres is not None:

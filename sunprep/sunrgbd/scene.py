@@ -92,21 +92,22 @@ def read_rgb(path: Path) -> np.ndarray:
         raise BadInput(f"{path}: not a readable JPEG ({err})") from None
 
 
-def find_depth(scene_dir: Path, image: Path, depth: Literal["refined", "raw"]) -> tuple[Path, str]:
+def find_depth(scene_dir: Path, image: Path | None, depth: Literal["refined", "raw"]) -> tuple[Path, str]:
     """(png, "depth_bfx" | "depth"): refined `depth_bfx/` where present unless raw is asked for.
 
-    The PNG is the folder's only one, or the one named like the image (kv1 adds `_abs`).
+    The PNG is the folder's only one, or the one named like the image (kv1 adds `_abs`);
+    without an image (`scan` of a broken scene) only a folder's sole PNG is taken.
     """
     folders = ["depth_bfx", "depth"] if depth == "refined" else ["depth"]
     for name in folders:
         folder = scene_dir / name
         pngs = sorted(folder.glob("*.png")) if folder.is_dir() else []
-        if len(pngs) > 1:
+        if len(pngs) > 1 and image is not None:
             pngs = [p for p in pngs if p.stem in (image.stem, f"{image.stem}_abs")] or pngs
         if len(pngs) == 1:
             return pngs[0], name
         if len(pngs) > 1:
-            raise BadInput(f"{folder}: {len(pngs)} PNGs and none named like {image.name}")
+            raise BadInput(f"{folder}: {len(pngs)} PNGs and none named like the image")
     raise BadInput(f"{scene_dir / folders[-1]}: no depth PNG")
 
 
