@@ -24,11 +24,11 @@ def test_strip_instance_drops_trailing_numbers_only() -> None:
 
 
 def test_singulars_guess_the_last_word() -> None:
-    assert singulars("bookss") == ["books"]
+    assert singulars("bookss") == ("books",)
     assert "shelf" in singulars("shelves")
     assert singulars("coffee tables")[-1] == "coffee table"
     assert "library" in singulars("libraries")
-    assert singulars("tv") == []
+    assert singulars("tv") == ()
 
 
 def test_head_phrase_and_suffixes() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from rapidfuzz.utils import default_process
 
@@ -31,10 +32,12 @@ def strip_instance(key: str) -> str:
     return m.group(1) if m else key
 
 
-def singulars(key: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def singulars(key: str) -> tuple[str, ...]:
     """Singular guesses for the last word (`bookss` -> `books`, `shelves` -> `shelf`), best first.
 
-    Guesses, not grammar: each is only used when it is an exact key of a table.
+    Guesses, not grammar: each is only used when it is an exact key of a table. Cached: every
+    lookup of every name asks for them.
     """
     head, _, last = key.rpartition(" ")
     prefix = f"{head} " if head else ""
@@ -47,7 +50,7 @@ def singulars(key: str) -> list[str]:
         out.append(last[:-2])
     if len(last) > 2 and last.endswith("s"):
         out.append(last[:-1])
-    return [prefix + w for w in dict.fromkeys(out)]
+    return tuple(prefix + w for w in dict.fromkeys(out))
 
 
 def head_phrase(key: str) -> str:

@@ -117,6 +117,7 @@ class Resolver:
         for key in self._keys:
             self._compact.setdefault(key.replace(" ", ""), key)
         self._cache: dict[str, Resolution] = {}
+        self._classified: dict[str, tuple[int, str, Entry | None, bool]] = {}
 
     def _merge(self, stage: str, into: dict[str, Entry], rules: dict[str, Entry]) -> None:
         for key, entry in rules.items():
@@ -139,7 +140,13 @@ class Resolver:
     # stage 2 ---------------------------------------------------------------------------------
 
     def classify(self, clean: str) -> tuple[int, str, Entry | None, bool]:
-        """Clean label -> (class id, deciding key, deciding row, by head noun?)."""
+        """Clean label -> (class id, deciding key, deciding row, by head noun?); cached."""
+        known = self._classified.get(clean)
+        if known is None:
+            known = self._classified[clean] = self._classify(clean)
+        return known
+
+    def _classify(self, clean: str) -> tuple[int, str, Entry | None, bool]:
         direct = self._lookup_clean(clean)
         if direct is not None:
             return int(direct[1].target), direct[0], direct[1], False
@@ -249,20 +256,27 @@ class Resolver:
     def _top(self, queries: list[str], choices: list[str], weights: np.ndarray) -> list[list[tuple[str, float]]]:
         """Top 3 (choice, score) per query at or above the floor, by one `process.cdist` per chunk.
 
-        rapidfuzz scores in C over all choices; the Python side only picks the best per row. Among
-        equal scores the name annotators used most wins (`chiar`: chair, not chapr).
+        rapidfuzz scores in C over all choices; numpy picks the best per row. Among scores equal
+        to 0.01 the name annotators used most wins (`chiar`: chair, not chapr): one integer key,
+        centi-score * n + weight rank, so one `argpartition` replaces a sort of the whole row.
         """
         cfg = self.fuzzy
         scorer, scale = SCORERS[cfg.scorer], _SCALE.get(cfg.scorer, 1.0)
-        out: list[list[tuple[str, float]]] = []
-        if not choices:
+        n = len(choices)
+        if not n:
             return [[] for _ in queries]
+        rank = np.empty(n, np.int64)
+        rank[np.lexsort((np.arange(n), -weights))] = np.arange(n - 1, -1, -1)  # heaviest choice: n - 1
+        k = min(3, n)
+        out: list[list[tuple[str, float]]] = []
         for start in range(0, len(queries), _CHUNK):
             chunk = queries[start : start + _CHUNK]
             scores = process.cdist(chunk, choices, scorer=scorer, score_cutoff=cfg.floor / scale, dtype=np.float32, workers=1)
-            scores *= np.float32(scale)
-            top = np.lexsort((np.broadcast_to(-weights, scores.shape), -scores), axis=1)[:, :3]
-            out += [[(choices[i], round(float(row[i]), 1)) for i in idx if row[i] > 0] for row, idx in zip(scores, top)]
+            centi = np.rint(scores * np.float32(100.0 * scale)).astype(np.int64)
+            key = centi * n + rank
+            top = np.argpartition(-key, k - 1, axis=1)[:, :k]
+            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(key, top, axis=1), axis=1), axis=1)
+            out += [[(choices[i], c / 100.0) for i in idx if (c := int(row[i])) > 0] for row, idx in zip(centi, top)]
         return out
 
     def _finish(self, raw: str, key: str, hit: _Hit, score: float, candidates: str, fuzzy: bool = False) -> Resolution:
