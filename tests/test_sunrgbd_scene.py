@@ -192,3 +192,9 @@ def test_depth_named_like_the_image_wins(tmp_path: Path) -> None:
     (tmp_path / "s" / "depth_bfx" / "0000002_abs.png").rename(png.with_name("other.png"))
     with pytest.raises(BadInput, match=r"/s/depth_bfx: 2 PNGs and none named like the image$"):
         read_scene(tmp_path / "s", tmp_path)
+
+
+def test_rel_path_of_a_scene_given_as_root(tmp_path: Path) -> None:
+    write_scene(tmp_path / "000001_x-resize", seed=2, size=SMALL)
+    assert read_scene(tmp_path / "000001_x-resize", tmp_path / "000001_x-resize").rel_path == "000001_x-resize"
+    assert read_scene(tmp_path / "000001_x-resize", tmp_path / "elsewhere").rel_path == "000001_x-resize"

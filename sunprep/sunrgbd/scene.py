@@ -57,9 +57,10 @@ JPEG_SUFFIXES = (".jpg", ".jpeg")
 def rel_posix(scene_dir: Path, root: Path) -> str:
     """The scene folder relative to the user's root, POSIX; its own name when it lies elsewhere."""
     try:
-        return Path(scene_dir).resolve().relative_to(Path(root).resolve()).as_posix()
+        rel = Path(scene_dir).resolve().relative_to(Path(root).resolve()).as_posix()
     except ValueError:
-        return Path(scene_dir).name
+        rel = "."
+    return Path(scene_dir).resolve().name if rel == "." else rel
 
 
 def find_image(scene_dir: Path) -> Path:
