@@ -13,7 +13,7 @@ from fixtures.npy_dataset import write_npy_dataset, write_official_dataset, writ
 from sunprep.errors import MappingError, TrainError
 from sunprep.train.checkpoint import load_checkpoint, space_key
 from sunprep.train.data import open_dataset
-from sunprep.train.loop import TrainConfig, train
+from sunprep.train.loop import TrainConfig, class_weights, train
 
 # Small and fast: 32x64 images, width 8, two poolings; lr 1e-2 suits this tiny net.
 FAST = {"width": 8, "depth": 2, "batch_size": 4, "lr": 1e-2, "device": "cpu"}
@@ -134,9 +134,10 @@ def test_float_images_that_are_not_8_bit_stay_float(tmp_path: Path) -> None:
         (lambda r: np.save(r / "train" / "label" / "2.npy", np.full((32, 64), 7)), r"label/2.npy: label value 7 outside 0..4"),
         (lambda r: np.save(r / "train" / "label" / "0.npy", np.full((32, 64), -3)), r"label value -3 outside"),
         (lambda r: (r / "train" / "label" / "1.npy").unlink(), r"label/1.npy: missing"),
+        (lambda r: np.save(r / "train" / "label" / "3.npy", np.full((32, 64), 1.5, np.float32)), r"fractional label values"),
         (lambda r: (r / "train" / "image" / "1.npy").rename(r / "train" / "image" / "9.npy"), r"not 0..\d+.npy"),
     ],
-    ids=["classes-missing", "label-too-high", "label-negative", "label-file-missing", "gap-in-names"],
+    ids=["classes-missing", "label-too-high", "label-negative", "label-file-missing", "float-labels", "gap-in-names"],
 )
 def test_bad_data_is_one_clear_line(tmp_path: Path, damage, message: str) -> None:  # noqa: ANN001
     root = write_npy_dataset(tmp_path / "d", 4, 2, n_classes=5 if "classes" not in message else 25)
@@ -154,3 +155,21 @@ def test_unknown_layout_and_bad_class_table(tmp_path: Path) -> None:
     (root / "classes.csv").write_text("class_id,name\n0,wall\n")
     with pytest.raises(MappingError, match="classes.csv:2"):
         open_dataset(root)
+
+
+def test_inverse_sqrt_class_weights() -> None:
+    """Pixel counts 1 and 4 (class 2 absent): weights 1/sqrt(freq) scaled to mean 1 over present classes."""
+    w = class_weights("inverse-sqrt", np.array([[0, 1, 1, 1, 1, -1]]), 3)
+    assert w is not None and w.tolist() == pytest.approx([4 / 3, 2 / 3, 0.0])
+    assert class_weights("none", np.zeros((1, 2)), 3) is None
+    with pytest.raises(TrainError, match="inverse-sqrt"):
+        class_weights("median", np.zeros((1, 2)), 3)
+
+
+def test_all_void_batches_leave_the_weights_finite(tmp_path: Path) -> None:
+    root = write_npy_dataset(tmp_path / "d", 8, 2)
+    for i in range(4):  # the first batch of 4 (any order) may be all void
+        np.save(root / "train" / "label" / f"{i}.npy", np.full((32, 64), -1))
+    ckpt = load_checkpoint(train(TrainConfig(data=root, out=tmp_path / "run", epochs=2, **{**FAST, "batch_size": 1})))
+    assert all(torch.isfinite(t).all() for t in ckpt["model"].values() if t.is_floating_point())
+    assert np.isfinite(ckpt["history"][-1]["train_loss"])

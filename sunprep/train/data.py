@@ -180,6 +180,8 @@ def _check_labels(lab: np.ndarray, where: object, ds: Dataset) -> None:
     """Class ids must lie in 0..n-1 or be void: a silent out-of-range id would corrupt the loss."""
     if lab.size == 0:
         return
+    if lab.dtype.kind == "f" and not np.array_equal(lab, np.rint(lab)):
+        raise TrainError(f"{where}: fractional label values (interpolated labels?); class ids must be whole numbers")
     lo, hi = int(lab.min()), int(lab.max())
     n = len(ds.classes)
     if lo < VOID or hi >= n:

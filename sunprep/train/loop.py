@@ -183,6 +183,11 @@ def train(cfg: TrainConfig, on_batch: OnBatch | None = None, on_epoch: OnEpoch |
 
     ds = open_dataset(cfg.data)
     device = pick_device(cfg.device)
+    if device.type == "cuda":
+        # Same seed, same result on CUDA too: cuDNN's autotuner and some of its kernels are not
+        # deterministic (transposed-conv backward); this costs a little speed.
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
     key, n = space_key(ds.classes), len(ds.classes)
     train_split = ds.load("train", cfg.workers, lambda d, t: on_batch("read train", d, t))
     val_split = ds.load(cfg.val_split, cfg.workers, lambda d, t: on_batch("read val", d, t)) if cfg.val_split in ds.splits else None
@@ -222,17 +227,18 @@ def train(cfg: TrainConfig, on_batch: OnBatch | None = None, on_epoch: OnEpoch |
                 logits = model(x, key)
             loss = F.cross_entropy(logits.float(), y, weight=weights, ignore_index=VOID)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if bool((y != VOID).any()):  # an all-void batch has loss 0/0 = NaN: no step from it
+                loss.backward()
+                opt.step()
+                loss_sum += float(loss.detach())
+                batches += 1
             sched.step()
-            loss_sum += float(loss.detach()) if torch.isfinite(loss) else 0.0  # an all-void batch has loss NaN
-            batches += 1
             on_batch(f"epoch {epoch + 1}/{cfg.epochs}", b + 1, steps_per_epoch)
         train_seconds = time.perf_counter() - t0
         row: dict[str, float] = {
             "epoch": epoch + 1,
             "lr": opt.param_groups[0]["lr"],
-            "train_loss": loss_sum / batches,
+            "train_loss": loss_sum / batches if batches else float("nan"),
             "images_per_s": len(train_split) / train_seconds,
         }
         if val_split is not None:
