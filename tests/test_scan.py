@@ -97,3 +97,8 @@ def test_scan_with_seg2d(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     sources = [s["label_source"] for s in json.loads(result.stdout)["scenes"]]
     assert sources == ["seg.mat", "SUNRGBD2Dseg.mat", "seg.mat", "SUNRGBD2Dseg.mat", "seg.mat", "annotation2Dfinal/index.json"]
+
+
+def test_scan_rejects_unknown_depth() -> None:
+    result = CliRunner().invoke(app, ["scan", str(EXAMPLE), "--depth", "bfx"])
+    assert result.exit_code == 2 and "bfx" in result.output

@@ -74,7 +74,7 @@ def _counts(d: dict[str, int]) -> str:
 def scan(
     root: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="SUNRGBD/ (or its parent), kv2/kinect2data/, or a folder of scenes")],
     json_out: Annotated[bool, typer.Option("--json", help="one JSON document on stdout instead of the table")] = False,
-    depth: Annotated[str, typer.Option(help="depth to check: refined (depth_bfx, else depth) or raw (depth)")] = "refined",
+    depth: Annotated[Literal["refined", "raw"], typer.Option(help="depth to check: refined (depth_bfx, else depth) or raw (depth)")] = "refined",
     seg2d: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="toolbox SUNRGBD2Dseg.mat (v7.3)")] = None,
     seg2d_order: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="scene order of --seg2d: SUNRGBDMeta.mat or a list of paths")] = None,
     warnings: Annotated[bool, typer.Option("--warnings", "-w", help="also list what was recovered from (in the table they are counted)")] = False,
@@ -85,9 +85,7 @@ def scan(
     Writes nothing. Exit status 0: every scene reads. 1: some scene has a problem (all are listed).
     2: ROOT holds no scenes, or --seg2d cannot be read.
     """
-    if depth not in ("refined", "raw"):
-        raise typer.BadParameter("expected refined or raw", param_hint="--depth")
-    cfg = ScanConfig(root=root, depth=depth, seg2d=seg2d, seg2d_order=seg2d_order)  # type: ignore[arg-type]
+    cfg = ScanConfig(root=root, depth=depth, seg2d=seg2d, seg2d_order=seg2d_order)
     checks = run_scan(cfg, quiet=quiet or json_out)
     summary = summarise(checks)
     if json_out:
