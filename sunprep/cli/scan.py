@@ -14,9 +14,8 @@ from rich.table import Table
 from sunprep.cli.app import app, guarded
 from sunprep.errors import PartialFailure
 from sunprep.progress import progress_bar
-from sunprep.sunrgbd.check import SceneCheck, check_scene, summarise
+from sunprep.sunrgbd.check import SceneCheck, scan_scenes, summarise
 from sunprep.sunrgbd.discover import discover_scenes
-from sunprep.sunrgbd.mat import open_seg2d
 
 
 @dataclass(frozen=True)
@@ -28,20 +27,18 @@ class ScanConfig:
 
 
 def run_scan(cfg: ScanConfig, quiet: bool = True) -> list[SceneCheck]:
-    """Check every scene under `cfg.root`; a broken scene is reported, never fatal."""
+    """Discover, then check every scene under a progress bar (stderr)."""
     scenes = discover_scenes(cfg.root)
-    seg2d = open_seg2d(cfg.seg2d, cfg.seg2d_order) if cfg.seg2d else None
-    checks = []
-    try:
-        with progress_bar(quiet) as bar:
-            task = bar.add_task("scan", total=len(scenes))
-            for scene_dir in scenes:
-                checks.append(check_scene(scene_dir, cfg.root, depth=cfg.depth, seg2d=seg2d))
-                bar.advance(task)
-    finally:
-        if seg2d is not None:
-            seg2d.close()
-    return checks
+    with progress_bar(quiet) as bar:
+        task = bar.add_task("scan", total=len(scenes))
+        return scan_scenes(
+            scenes,
+            cfg.root,
+            depth=cfg.depth,
+            seg2d=cfg.seg2d,
+            seg2d_order=cfg.seg2d_order,
+            on_step=lambda done, _total: bar.update(task, completed=done),
+        )
 
 
 def _table(checks: list[SceneCheck]) -> Table:

@@ -6,14 +6,14 @@ instead wants the full list, and reuses the same part readers to get it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from sunprep.errors import BadInput
 from sunprep.sunrgbd.depth import read_depth_png
-from sunprep.sunrgbd.mat import Seg2D
+from sunprep.sunrgbd.mat import Seg2D, open_seg2d
 from sunprep.sunrgbd.scene import (
     find_depth,
     find_image,
@@ -119,3 +119,29 @@ def summarise(checks: list[SceneCheck]) -> ScanSummary:
         sizes=_count([f"{c.width}x{c.height}" if c.width else "?" for c in checks]),
         scene_types=_count([c.scene_type or "?" for c in checks]),
     )
+
+
+def scan_scenes(
+    scenes: Sequence[Path],
+    root: Path,
+    *,
+    depth: Literal["refined", "raw"] = "refined",
+    seg2d: Path | None = None,
+    seg2d_order: Path | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> list[SceneCheck]:
+    """Check each scene folder (from `discover_scenes(root)`); a broken scene is listed, never fatal.
+
+    `on_step(done, total)` is called after each scene, for a progress bar.
+    """
+    opened = open_seg2d(seg2d, seg2d_order) if seg2d else None
+    checks = []
+    try:
+        for scene_dir in scenes:
+            checks.append(check_scene(scene_dir, root, depth=depth, seg2d=opened))
+            if on_step is not None:
+                on_step(len(checks), len(scenes))
+    finally:
+        if opened is not None:
+            opened.close()
+    return checks
