@@ -129,3 +129,17 @@ def test_real_seglistall_through_the_cli(shared_data: Path, dataset: Path) -> No
     unmapped = {u["raw_label"] for u in summary["top_unmapped"]}
     assert unmapped and unmapped <= human_other
     assert np.isclose(sum(summary["classes"].values()), 1.0)
+
+
+def test_conflicts_with_the_project_tables_are_reported_not_silent(tmp_path: Path) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text("monitor\n", encoding="utf-8")
+    user = tmp_path / "mine.csv"
+    user.write_text("clean_label,class\nmonitor,tv\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["normalize", "--labels", str(names), "--mapping", str(user), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "1 mapping conflicts (later file wins):" in result.stdout
+    assert f"'monitor': 37 (mappings/computer.csv:19) -> 24 ({user}:2)" in result.stdout
+    conflicts = pd.read_csv(tmp_path / "o" / "conflicts.csv")
+    assert conflicts[["key", "old", "new"]].values.tolist() == [["monitor", 37, 24]]
+    assert pd.read_csv(tmp_path / "o" / "resolved.csv")["class_name"].tolist() == ["tv"]
