@@ -33,7 +33,7 @@ def test_killed_fetch_resumes_without_downloading_verified_files_again(tmp_path:
         expected = {i.filename: zf.read(i) for i in infos if i.filename.startswith(KV2) and not i.is_dir()}
         offsets = {i.filename: i.header_offset for i in infos}
     dest = tmp_path / "out"
-    with serve({"SUNRGBD.zip": release}, Faults(throttle=0.4)) as server:  # 64 KiB per 0.4 s
+    with serve({"SUNRGBD.zip": release}, Faults(rate=160_000)) as server:  # a slow link: 64 KiB per 0.4 s
         proc = subprocess.Popen(
             [sys.executable, "-m", "sunprep", "fetch", "--source", server.url("SUNRGBD.zip"), "--dest", str(dest),
              "--jobs", "2", "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -49,7 +49,7 @@ def test_killed_fetch_resumes_without_downloading_verified_files_again(tmp_path:
         assert 0 < len(before) < len(expected), (len(before), len(expected))
         assert all(expected[name] == data for name, data in before.items())  # nothing half-written in place
 
-        server.faults.throttle = 0.0
+        server.faults.rate = 0.0
         server.tally.reset()
         [part] = run_fetch(FetchConfig(dest=dest, source=server.url("SUNRGBD.zip")))
         bodies = list(server.tally.bodies)

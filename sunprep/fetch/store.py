@@ -40,6 +40,7 @@ class Store:
         self.staging = self.dest / STAGING
         shutil.rmtree(self.staging, ignore_errors=True)  # leftovers of a killed run
         self.staging.mkdir(parents=True)
+        self._made: set[Path] = set()  # folders known to exist: a mkdir per file costs as much as the write
 
     def path(self, name: str) -> Path:
         return self.dest / safe_name(name)
@@ -55,7 +56,12 @@ class Store:
             return False
 
     def make_dir(self, name: str) -> None:
-        self.path(name).mkdir(parents=True, exist_ok=True)
+        self._ensure(self.path(name))
+
+    def _ensure(self, folder: Path) -> None:
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
 
     @contextmanager
     def writing(self, name: str) -> Iterator[BinaryIO]:
@@ -68,7 +74,7 @@ class Store:
         try:
             with os.fdopen(fd, "wb") as f:
                 yield f
-            target.parent.mkdir(parents=True, exist_ok=True)
+            self._ensure(target.parent)
             os.replace(tmp, target)
         finally:
             Path(tmp).unlink(missing_ok=True)
