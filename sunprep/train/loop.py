@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -232,7 +233,9 @@ def train(cfg: TrainConfig, on_batch: OnBatch | None = None, on_epoch: OnEpoch |
                 opt.step()
                 loss_sum += float(loss.detach())
                 batches += 1
-            sched.step()
+            with warnings.catch_warnings():  # after a skipped first step torch warns of an order we mean
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+                sched.step()
             on_batch(f"epoch {epoch + 1}/{cfg.epochs}", b + 1, steps_per_epoch)
         train_seconds = time.perf_counter() - t0
         row: dict[str, float] = {
