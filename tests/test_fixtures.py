@@ -97,3 +97,14 @@ def test_bundled_example_is_what_make_example_writes(tmp_path: Path) -> None:
         assert np.abs(a.rgb.astype(int) - b.rgb.astype(int)).max() <= 2
     sources = [read_scene(p, tmp_path).label_source for p in fresh]
     assert sources.count("seg.mat") == 3 and sources.count("annotation2Dfinal/index.json") == 3
+
+
+def test_seg_mat_bytes_do_not_depend_on_the_clock(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    write_scene(tmp_path / "a", seed=1, size=(5, 5))
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3600)  # scipy stamps asctime() into the header
+    monkeypatch.setattr(time, "asctime", lambda *a: "Thu Jan  1 00:00:00 2099")
+    write_scene(tmp_path / "b", seed=1, size=(5, 5))
+    assert (tmp_path / "a" / "seg.mat").read_bytes() == (tmp_path / "b" / "seg.mat").read_bytes()
