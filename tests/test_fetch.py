@@ -135,6 +135,7 @@ def test_toolbox_split_and_mapping(release: Path, tmp_path: Path) -> None:
         parts = fetch(server.url("SUNRGBD.zip"), tmp_path / "out", toolbox=True,
                       toolbox_source=server.url("SUNRGBDtoolbox.zip"), mapping_url=server.url("seglistall.csv"))
         assert [p.failed for p in parts] == [(), (), ()]
+        assert parts[1].bytes_fetched == toolbox.stat().st_size  # under 4 kB: the first request had it all
         assert (tmp_path / "out" / TOOLBOX_SPLIT).read_bytes() == split
         assert (tmp_path / "out" / "seglistall.csv").read_bytes() == mapping.read_bytes()
         assert not (tmp_path / "out" / "SUNRGBDtoolbox" / "readData").exists()  # only what export needs

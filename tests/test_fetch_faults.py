@@ -120,6 +120,21 @@ def test_full_stream_survives_drops_and_resumes_verified(release: Path, expected
     assert part.bytes_fetched > part.archive_bytes  # without ranges, a resumed stream re-reads its start
 
 
+def test_silent_server_times_out_and_is_retried(release: Path, expected: dict[str, bytes], tmp_path: Path) -> None:
+    with serve({"a.zip": release}, Faults(stalls=2, stall_for=1.0)) as server:
+        began = time.monotonic()
+        [part] = fetch(server.url("a.zip"), tmp_path, timeout=0.2)
+        assert server.faults.stalls == 0 and time.monotonic() - began < 5
+    assert part.retries == 2 and part.failed == () and tree(tmp_path) == expected
+
+
+def test_missing_archive_is_a_one_line_error(tmp_path: Path, release: Path) -> None:
+    with serve({"a.zip": release}) as server:
+        with pytest.raises(FetchError, match=r"/nothing.zip: HTTP 404$"):
+            fetch(server.url("nothing.zip"), tmp_path)
+        assert server.tally.requests == 1  # a 404 is not retried
+
+
 def test_dead_server_gives_up_after_the_retries(release: Path, tmp_path: Path) -> None:
     with serve({"a.zip": release}, Faults(unavailable=100)) as server:
         with pytest.raises(FetchError, match=r"HTTP 503 \(gave up after 2 retries\)"):

@@ -20,15 +20,19 @@ def _byte_bar(quiet: bool) -> Progress:
                     TimeRemainingColumn(), console=Console(stderr=True), disable=quiet)
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n} bytes"
 
 
 def summary(part: PartReport) -> str:
     """One line: files, bytes fetched against the whole archive, retries, failures."""
-    whole = f" of a {_mb(part.archive_bytes)} archive" if part.archive_bytes is not None else ""
-    return (f"{part.what}: {part.files} files ({part.fetched} fetched, {part.present} already present), "
-            f"{_mb(part.bytes_fetched)} fetched{whole}, {part.retries} retries, {len(part.failed)} failed")
+    whole = f" of a {_size(part.archive_bytes)} archive" if part.archive_bytes is not None else ""
+    return (f"{part.what}: {part.files} file{'s' * (part.files != 1)} ({part.fetched} fetched, {part.present} "
+            f"already present), {_size(part.bytes_fetched)} fetched{whole}, {part.retries} retries, "
+            f"{len(part.failed)} failed")
 
 
 @app.command()

@@ -50,6 +50,7 @@ class Directory:
     size: int  # the whole archive
     start: int  # offset of the central directory; [start, size) is what reading it cost
     members: tuple[Member, ...]  # in archive order (by offset)
+    tail: bytes  # the archive's last bytes, fetched to read the directory (at least the directory itself)
 
 
 class _RangedFile(io.RawIOBase):
@@ -102,7 +103,8 @@ def read_directory(source: Source, policy: RetryPolicy, tally: Tally) -> Directo
             backoff.failed(err)
     tally.received(len(tail))
     try:
-        archive = zipfile.ZipFile(_RangedFile(source, tail, size, policy, tally))
+        ranged = _RangedFile(source, tail, size, policy, tally)
+        archive = zipfile.ZipFile(ranged)
     except zipfile.BadZipFile as err:
         raise FetchError(f"{source.name}: not a readable zip archive ({err})") from err
     infos = sorted(archive.infolist(), key=lambda info: info.header_offset)
@@ -114,7 +116,7 @@ def read_directory(source: Source, policy: RetryPolicy, tally: Tally) -> Directo
             raise FetchError(f"{source.name}: member {info.orig_filename} overlaps the next one; corrupt directory")
         members.append(Member(info.orig_filename, info.header_offset, end, info.compress_size, info.file_size,
                               info.CRC, info.compress_type, info.flag_bits, raw_name))
-    return Directory(size, archive.start_dir, tuple(members))
+    return Directory(size, archive.start_dir, tuple(members), ranged.tail)
 
 
 def is_safe(name: str) -> bool:

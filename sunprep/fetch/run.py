@@ -14,7 +14,7 @@ from sunprep.fetch.directory import is_safe, read_directory
 from sunprep.fetch.folder import copy_tree
 from sunprep.fetch.ranged import Outcome, fetch_members
 from sunprep.fetch.retry import RetryPolicy, Tally
-from sunprep.fetch.sources import HttpSource, Source, ZipFileSource, http_pool
+from sunprep.fetch.sources import HttpSource, Source, TailCache, ZipFileSource, http_pool
 from sunprep.fetch.store import Store
 from sunprep.fetch.stream import RangeStream
 from sunprep.fetch.streamed import fetch_streamed
@@ -112,7 +112,8 @@ def fetch_archive(cfg: FetchConfig, spec: str, top: str, wanted: Callable[[str],
         if not expected and not any(not m.is_dir for m in chosen):
             raise FetchError(f"{spec}: no file in the archive under {what}/")
         unsafe = [m for m in chosen if not is_safe(m.name)]
-        outcome = fetch_members(source, [m for m in chosen if is_safe(m.name)], store, jobs=cfg.jobs,
+        cached = TailCache(source.name, directory.tail, directory.size, source)  # small archives: all in it
+        outcome = fetch_members(cached, [m for m in chosen if is_safe(m.name)], store, jobs=cfg.jobs,
                                 policy=cfg.policy(), tally=tally, on_plan=start)
         outcome.failed.extend(f"{m.name}: member path escapes the destination folder" for m in unsafe)
     listed = {m.name for m in directory.members}

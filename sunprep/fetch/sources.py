@@ -10,6 +10,7 @@ requests, each connect and read has a timeout, and retrying is left to `stream.R
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -153,3 +154,28 @@ class ZipFileSource:
         with self.path.open("rb") as f:
             f.seek(max(size - n, 0))
             return f.read(), size
+
+
+class Cached(io.BytesIO):
+    """Bytes served from memory: a stream does not count them as received again."""
+
+
+class TailCache:
+    """A source whose last bytes are already in memory (read for the directory): reads inside them are free.
+
+    Without `source` (a streamed archive, whose end came with the stream) nothing else can be read.
+    """
+
+    def __init__(self, name: str, data: bytes, size: int, source: Source | None = None) -> None:
+        self.name, self.data, self.size, self.source = name, data, size, source
+
+    def open(self, start: int, end: int | None) -> tuple[Body, int, int]:
+        first = self.size - len(self.data)
+        if start >= first:
+            return Cached(self.data[start - first: None if end is None else end - first]), start, self.size
+        if self.source is None:
+            raise FetchError(f"{self.name}: byte {start} lies before the part of the archive that was kept")
+        return self.source.open(start, end)
+
+    def tail(self, n: int) -> tuple[bytes, int]:
+        return self.data[-n:], self.size

@@ -12,7 +12,7 @@ from urllib3.exceptions import HTTPError
 
 from sunprep.errors import FetchError
 from sunprep.fetch.retry import Backoff, RetryPolicy, Tally, Transient
-from sunprep.fetch.sources import Body, Source
+from sunprep.fetch.sources import Body, Cached, Source
 
 CHUNK = 256 * 1024
 
@@ -64,7 +64,8 @@ class RangeStream:
                 continue
             self.backoff.progressed()
             self.pos += len(data)
-            self.tally.received(len(data))
+            if not isinstance(self._body, Cached):
+                self.tally.received(len(data))
             return data
 
     def read_exact(self, n: int) -> bytes:

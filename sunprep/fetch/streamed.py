@@ -9,7 +9,6 @@ bytes again: that is the price of a server without ranges).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 from sunprep.errors import FetchError
@@ -27,25 +26,9 @@ from sunprep.fetch.entry import (
 )
 from sunprep.fetch.ranged import Outcome
 from sunprep.fetch.retry import RetryPolicy, Tally
-from sunprep.fetch.sources import Source
+from sunprep.fetch.sources import Source, TailCache
 from sunprep.fetch.store import Store
 from sunprep.fetch.stream import RangeStream
-
-
-class _Tail:
-    """The archive's last bytes, already streamed, as a source `read_directory` can parse."""
-
-    def __init__(self, name: str, data: bytes, size: int) -> None:
-        self.name, self.data, self.size = name, data, size
-
-    def tail(self, n: int) -> tuple[bytes, int]:
-        return self.data[-n:], self.size
-
-    def open(self, start: int, end: int | None) -> tuple[io.BytesIO, int, int]:
-        first = self.size - len(self.data)
-        if start < first:
-            raise FetchError(f"{self.name}: the directory points before the end of the last member")
-        return io.BytesIO(self.data[start - first:]), start, self.size
 
 
 def _member(stream: RangeStream, header: LocalHeader, store: Store | None) -> tuple[Delivered, int, int]:
@@ -107,7 +90,7 @@ def fetch_streamed(source: Source, wanted: Callable[[str], bool], store: Store, 
         while data := stream.read():
             rest.append(data)
         size = stream.pos
-    directory = read_directory(_Tail(source.name, b"".join(rest), size), policy, Tally())
+    directory = read_directory(TailCache(source.name, b"".join(rest), size), policy, Tally())
     failed = set()
     for member in directory.members:
         if member.is_dir or not wanted(member.name) or member.name in reported:
