@@ -131,7 +131,7 @@ def _discard(resp: urllib3.BaseHTTPResponse) -> None:
 
 
 def _ranges_ignored(url: str, size: int) -> RangesIgnored:
-    whole = f"{size / 1e9:.2f} GB" if size >= 0 else "unknown-size"
+    whole = f"{size:,}-byte" if size >= 0 else "unknown-size"
     return RangesIgnored(
         f"{url}: the server ignores byte ranges (it answered a range request with the whole {whole} "
         "archive); re-run with --full to stream the whole archive once and extract only the subset on the fly")
