@@ -1,0 +1,201 @@
+"""Export throughput against the decode floor, on full-size (730x530) generated kinect2 scenes.
+
+    python benchmarks/export.py [--scenes 200] [--jobs 2] [--work DIR]
+
+Prints, from one run: (a) the decode floor: scenes/s of only reading each scene's JPEG, depth
+PNG and seg.mat with the same number of processes (same pool kind); (b) export scenes/s per
+format; (c) export / floor; (d) peak resident memory of the parent and of the largest worker.
+Each measurement runs in a fresh interpreter so its peak memory is its own, and CPU time per
+scene is printed too: on a shared machine it is steadier than wall-clock rates. Scenes carry
+seg.mat, as every real kinect2 scene does. The target is export >= 0.8 of the floor at 2 jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # fixtures/ lives at the repository root
+
+# sunprep and fixtures are imported inside the functions that use them: the floor's workers
+# import this module, and they should pay only for what decoding needs.
+FORMATS = ("cityscapes", "cityscapes-official", "parquet")
+
+KV2_SIZE = (530, 730)
+
+
+def _write_one(args: tuple[Path, int]) -> None:
+    from fixtures.scenes import write_scene
+
+    scene_dir, seed = args
+    write_scene(scene_dir, seed=seed, size=KV2_SIZE, label_source="seg.mat")
+
+
+def make_dataset(root: Path, n: int, jobs: int) -> None:
+    """`n` full-size seg.mat scenes under root/SUNRGBD/kv2/kinect2data (kept between runs)."""
+    from fixtures.scenes import kv2_scene_name
+
+    kv2 = root / "SUNRGBD" / "kv2" / "kinect2data"
+    rng = np.random.default_rng(0)
+    todo = [(kv2 / kv2_scene_name(i + 1, rng), i) for i in range(n)]
+    todo = [(d, s) for d, s in todo if not (d / "seg.mat").is_file()]
+    with ProcessPoolExecutor(jobs) as pool:
+        list(pool.map(_write_one, todo))
+
+
+def decode_only(scene_dir: Path) -> int:
+    """The floor: decode the JPEG, the refined depth PNG and seg.mat, nothing else."""
+    with Image.open(next((scene_dir / "image").glob("*.jpg"))) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    with Image.open(next((scene_dir / "depth_bfx").glob("*.png"))) as im:
+        depth = np.asarray(im)
+    seg = scipy.io.loadmat(scene_dir / "seg.mat")
+    return rgb.size + depth.size + seg["seglabel"].size
+
+
+class Descendants:
+    """Samples this process's descendants in /proc: their peak RSS and CPU time.
+
+    The export's pool is started by a forkserver, so its workers are grandchildren that
+    getrusage(RUSAGE_CHILDREN) never sees; /proc does. The sampler's own CPU is kept apart.
+    """
+
+    def __init__(self, every: float = 0.05) -> None:
+        self.every = every
+        self.peak_kib: dict[int, int] = {}
+        self.cpu_ticks: dict[int, int] = {}
+        self.own_cpu = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            time.sleep(self.every)
+        self._sample()
+        self.own_cpu = time.thread_time()
+
+    def _sample(self) -> None:
+        procs: dict[int, tuple[int, int, int]] = {}  # pid -> (ppid, utime + stime ticks, VmHWM KiB)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                status = (stat.parent / "status").read_text()
+            except OSError:
+                continue
+            hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")), 0)
+            procs[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), hwm)
+        me = os.getpid()
+        mine, frontier = {me}, {me}
+        while frontier:
+            frontier = {pid for pid, (ppid, _, _) in procs.items() if ppid in frontier} - mine
+            mine |= frontier
+        for pid in mine - {me}:
+            _, ticks, hwm = procs[pid]
+            self.cpu_ticks[pid] = ticks
+            self.peak_kib[pid] = max(self.peak_kib.get(pid, 0), hwm)
+
+    def __enter__(self) -> Descendants:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def measure(what: str, root: Path, out: Path, jobs: int) -> dict:
+    """One measurement in this process: seconds, CPU seconds of all processes, peak RSS (MiB)."""
+    from sunprep.export.run import ExportConfig, run_export
+    from sunprep.sunrgbd.discover import discover_scenes
+
+    scenes = discover_scenes(root)
+    cpu_before = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    with Descendants() as kids:
+        start = time.perf_counter()
+        if what == "floor":
+            ctx = multiprocessing.get_context("forkserver")  # the pool kind the export uses
+            with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+                list(pool.map(decode_only, scenes, chunksize=4))
+        else:
+            report = run_export(ExportConfig(root=root, out=out, format=what, jobs=jobs))  # type: ignore[arg-type]
+            assert sum(report.counts.values()) == len(scenes), report.skipped
+        seconds = time.perf_counter() - start
+    parent_cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu_before - kids.own_cpu
+    return {
+        "what": what,
+        "scenes": len(scenes),
+        "seconds": seconds,
+        "cpu_seconds": parent_cpu + sum(kids.cpu_ticks.values()) / os.sysconf("SC_CLK_TCK"),
+        "parent_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        "worker_mib": max(kids.peak_kib.values(), default=0) / 1024,
+    }
+
+
+def run_child(what: str, root: Path, out: Path, jobs: int) -> dict:
+    cmd = [sys.executable, __file__, "--measure", what, "--work", str(root), "--out", str(out), "--jobs", str(jobs)]
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenes", type=int, default=200)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each is kept (a shared machine is noisy)")
+    ap.add_argument("--work", type=Path, help="dataset folder to create or reuse (default: a temporary one)")
+    ap.add_argument("--measure", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.work, args.out, args.jobs)))
+        return
+
+    from sunprep.export.run import FORMATS as EXPORT_FORMATS
+    from sunprep.sunrgbd.discover import discover_scenes
+
+    assert EXPORT_FORMATS == FORMATS
+    with tempfile.TemporaryDirectory(prefix="sunprep-bench-") as tmp:
+        root = args.work or Path(tmp) / "data"
+        t = time.perf_counter()
+        make_dataset(root, args.scenes, args.jobs)
+        print(f"dataset: {args.scenes} kinect2 scenes 730x530 with seg.mat at {root} ({time.perf_counter() - t:.0f} s to generate or check)")
+        for scene in discover_scenes(root):  # warm the page cache: every run reads from memory
+            for f in scene.rglob("*"):
+                if f.is_file():
+                    f.read_bytes()
+        best: dict[str, dict] = {}
+        for _ in range(args.rounds):  # interleaved, so a busy spell on the machine hits all alike
+            for what in ("floor", *FORMATS):
+                r = run_child(what, root, Path(tmp) / f"out-{what}", args.jobs)
+                shutil.rmtree(Path(tmp) / f"out-{what}", ignore_errors=True)
+                if what not in best or r["seconds"] < best[what]["seconds"]:
+                    best[what] = r
+        floor_rate = best["floor"]["scenes"] / best["floor"]["seconds"]
+        print(f"jobs={args.jobs}, export size 128x256 (fit crop), best of {args.rounds} interleaved rounds")
+        print(f"{'what':<28}{'scenes/s':>10}{'vs floor':>10}{'CPU ms/scene':>14}{'parent MiB':>12}{'worker MiB':>12}")
+        for what, r in best.items():
+            rate = r["scenes"] / r["seconds"]
+            name = "decode floor" if what == "floor" else f"export {what}"
+            cpu_ms = 1000 * r["cpu_seconds"] / r["scenes"]
+            print(f"{name:<28}{rate:>10.1f}{rate / floor_rate:>10.2f}{cpu_ms:>14.1f}{r['parent_mib']:>12.0f}{r['worker_mib']:>12.0f}")
+        print("CPU ms/scene: all processes' CPU time per scene, interpreter start-up of the measuring process excluded;")
+        print("it changes little when other work shares the machine, unlike scenes/s.")
+
+
+if __name__ == "__main__":
+    main()
