@@ -234,7 +234,7 @@ def train(cfg: TrainConfig, on_batch: OnBatch | None = None, on_epoch: OnEpoch |
                 loss_sum += float(loss.detach())
                 batches += 1
             with warnings.catch_warnings():  # after a skipped first step torch warns of an order we mean
-                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler")
                 sched.step()
             on_batch(f"epoch {epoch + 1}/{cfg.epochs}", b + 1, steps_per_epoch)
         train_seconds = time.perf_counter() - t0
