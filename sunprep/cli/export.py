@@ -39,30 +39,48 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
+ROOT_HELP = "SUNRGBD/ (or kv2/kinect2data/, or a folder of scenes); a Cityscapes release with --dataset cityscapes"
+FORMAT_HELP = "cityscapes: the 128x256 .npy release layout; cityscapes-official: leftImg8bit/gtFine PNGs; parquet: shards"
+FIT_HELP = "crop: centre-crop to the output aspect (no distortion, no padding); stretch; pad (void borders)"
+
+
 @app.command()
 @guarded
 def export(
-    root: Annotated[Path, typer.Option("--root", exists=True, file_okay=False, help="SUNRGBD/ (or kv2/kinect2data/, or a folder of scenes); a Cityscapes release with --dataset cityscapes")],
+    root: Annotated[Path, typer.Option("--root", exists=True, file_okay=False, help=ROOT_HELP)],
     out: Annotated[Path, typer.Option("--out", file_okay=False, help="output folder; re-running resumes it")],
-    fmt: Annotated[Format, typer.Option("--format", help="cityscapes: the 128x256 .npy release layout; cityscapes-official: leftImg8bit/gtFine PNGs; parquet: shards")] = "cityscapes",
-    dataset: Annotated[Dataset, typer.Option("--dataset", help="sunrgbd, or the official Cityscapes release (its own train/val)")] = "sunrgbd",
+    fmt: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = "cityscapes",
+    dataset: Annotated[Dataset, typer.Option("--dataset", help="sunrgbd, or the official Cityscapes release")] = "sunrgbd",
     size: Annotated[str, typer.Option("--size", help="output HxW")] = "128x256",
-    fit: Annotated[Fit, typer.Option("--fit", help="crop (default): centre-crop to the output aspect, no distortion, no padding; stretch; pad (void borders)")] = DEFAULT_FIT,
-    resolved: Annotated[Path | None, typer.Option("--resolved", exists=True, help="the output of `sunprep normalize --out`")] = None,
-    mapping: Annotated[list[Path] | None, typer.Option("--mapping", exists=True, dir_okay=False, help="mapping CSV resolved on the fly (repeatable)")] = None,
-    split_file: Annotated[Path | None, typer.Option("--split-file", exists=True, dir_okay=False, help="the toolbox allsplit.mat: official train/test (test -> val)")] = None,
-    val_fraction: Annotated[float, typer.Option("--val-fraction", help="without --split-file: share of scenes in val, seeded by scene name")] = 0.2,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="worker processes  [default: all cores]")] = None,
-    depth: Annotated[DepthChoice, typer.Option("--depth", help="refined depth_bfx/ where present, or raw depth/")] = "refined",
-    depth_encoding: Annotated[DepthEncoding, typer.Option("--depth-encoding", help="cityscapes .npy depth: metres or 1/metres")] = "metres",
-    shard_mb: Annotated[float, typer.Option("--shard-mb", min=0.001, help="parquet: bound on a shard's PNG payload in MiB")] = DEFAULT_SHARD_BYTES / 2**20,
+    fit: Annotated[Fit, typer.Option("--fit", help=FIT_HELP)] = DEFAULT_FIT,
+    resolved: Annotated[Path | None, typer.Option("--resolved", exists=True, help="output of `sunprep normalize`")] = None,
+    mapping: Annotated[
+        list[Path] | None, typer.Option("--mapping", exists=True, dir_okay=False, help="mapping CSV (repeatable)")
+    ] = None,
+    split_file: Annotated[
+        Path | None, typer.Option("--split-file", exists=True, dir_okay=False, help="toolbox allsplit.mat; its test is val")
+    ] = None,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="else: share of val, by scene name")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="seed of that split")] = 0,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="worker processes (default: all cores)")] = None,
+    depth: Annotated[DepthChoice, typer.Option("--depth", help="refined depth_bfx/ or raw depth/")] = "refined",
+    depth_encoding: Annotated[DepthEncoding, typer.Option("--depth-encoding", help=".npy depth: metres or 1/m")] = "metres",
+    shard_mb: Annotated[
+        float, typer.Option("--shard-mb", min=0.001, help="parquet: bound on a shard's PNG bytes, MiB")
+    ] = DEFAULT_SHARD_BYTES / 2**20,
     strict: Annotated[bool, typer.Option("--strict", help="stop at the first bad scene (exit 2)")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Export resized, normalised samples (image, labels, depth) in a Cityscapes layout.
 
-    Exit status: 0 every scene exported; 1 some scenes skipped (each named on stderr and in OUT/report.json, the rest exported); 2 bad input as a whole (no scenes, unreadable split file, OUT made with other settings) or, with --strict, the first bad scene; 4 a malformed mapping table.
+    Exit status: 0 every scene exported.
+
+    1 some scenes skipped, each named on stderr and in OUT/report.json; the rest exported.
+
+    2 bad input as a whole (no scenes, unreadable split file, OUT made with other settings),
+    or with --strict the first bad scene.
+
+    4 a malformed mapping table.
     """
     cfg = ExportConfig(
         root=root,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -34,7 +34,7 @@ def depth_channel(depth: np.ndarray, encoding: DepthEncoding) -> np.ndarray:
 class NpyWriter:
     out: Path
     depth_encoding: DepthEncoding = "metres"
-    name: str = "cityscapes"
+    name: ClassVar[str] = "cityscapes"
 
     def encode(self, sample: Sample) -> dict[str, bytes]:
         return {

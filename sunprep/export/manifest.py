@@ -152,9 +152,14 @@ class Journal:
     def append(self, rec: Done | Skipped) -> None:
         self._write(asdict(rec))
 
-    def close_and_remove(self) -> None:
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def remove(self) -> None:
         """Once the manifest is written, the journal has nothing left to say."""
-        self._file.close()
+        self.close()
         self.path.unlink()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from sunprep.export.formats import place_files
 from sunprep.export.manifest import Done
@@ -28,7 +29,7 @@ def png_files(sample: Sample) -> dict[str, bytes]:
 @dataclass(frozen=True)
 class OfficialWriter:
     out: Path
-    name: str = "cityscapes-official"
+    name: ClassVar[str] = "cityscapes-official"
 
     def encode(self, sample: Sample) -> dict[str, bytes]:
         return png_files(sample)

@@ -27,7 +27,7 @@ from sunprep.errors import BadInput
 from sunprep.export.cityscapes import DepthEncoding, NpyWriter
 from sunprep.export.cityscapes_source import discover_frames, load_label_table
 from sunprep.export.formats import Writer
-from sunprep.export.manifest import Done, Journal, Skipped, State, write_manifest
+from sunprep.export.manifest import Done, Journal, Skipped, write_manifest
 from sunprep.export.official import OfficialWriter
 from sunprep.export.resize import DEFAULT_FIT, Fit, plan, resize_image, resize_nearest
 from sunprep.export.sample import Encoded, Sample, checksum
@@ -218,19 +218,23 @@ def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
     writer = make_writer(cfg, state.done)
 
     hooks.start(len(todo))
-    for job, result in zip(todo, ordered_results(todo, min(cfg.jobs, max(1, len(todo))), (writer, label_map, cfg))):
-        if isinstance(result, Skipped):
-            skipped.append(result)
-            journal.append(result)
-            hooks.skip(result)
-            if cfg.strict:
-                raise BadInput(result.reason)
-        else:
-            index = next_index[job.split]
-            next_index[job.split] += 1
-            _record(journal, done, writer.put(job.split, index, result))
-        hooks.step()
-    _record(journal, done, writer.close())
+    try:
+        results = ordered_results(todo, min(cfg.jobs, max(1, len(todo))), (writer, label_map, cfg))
+        for job, result in zip(todo, results, strict=True):
+            if isinstance(result, Skipped):
+                skipped.append(result)
+                journal.append(result)
+                hooks.skip(result)
+                if cfg.strict:
+                    raise BadInput(result.reason)
+            else:
+                index = next_index[job.split]
+                next_index[job.split] += 1
+                _record(journal, done, writer.put(job.split, index, result))
+            hooks.step()
+        _record(journal, done, writer.close())
+    finally:
+        journal.close()  # on an error too: what it holds so far is what a re-run resumes from
 
     write_text_atomic(out / "classes.csv", classes_of(label_map).to_csv())
     write_manifest(out, done, fingerprint, settings_sha256)
@@ -243,7 +247,7 @@ def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
         processed=len(todo),
     )
     write_text_atomic(out / "report.json", report_json(report, settings))
-    journal.close_and_remove()
+    journal.remove()
     return report
 
 
