@@ -144,6 +144,12 @@ def test_toolbox_split_and_mapping(release: Path, tmp_path: Path) -> None:
     assert [(p.fetched, p.present) for p in again[1:]] == [(0, 1), (0, 1)]
     assert again[1].failed == ("SUNRGBDtoolbox/Metadata/SUNRGBD2Dseg.mat: not in the archive",
                                "SUNRGBDtoolbox/Metadata/SUNRGBDMeta.mat: not in the archive")
+    with zipfile.ZipFile(toolbox) as zf:  # the toolbox already unpacked serves too
+        zf.extractall(tmp_path / "unpacked")
+    [_, folder] = fetch(str(release), tmp_path / "from-folder", toolbox=True,
+                        toolbox_source=str(tmp_path / "unpacked" / "SUNRGBDtoolbox"))
+    assert (folder.fetched, folder.failed) == (1, ())
+    assert tree_files(tmp_path / "from-folder", "SUNRGBDtoolbox") == {TOOLBOX_SPLIT: split}
 
 
 def test_member_escaping_the_destination_is_refused(tmp_path: Path) -> None:

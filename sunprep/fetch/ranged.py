@@ -110,12 +110,12 @@ def fetch_members(source: Source, members: Sequence[Member], store: Store, *, jo
         verified = dict(zip((m.name for m in files),
                             pool.map(lambda m: store.has(m.name, m.file_size, m.crc), files)))
         outcome.present = [name for name, ok in verified.items() if ok]
-        for member in members:
-            if member.is_dir:
-                store.make_dir(member.name)
         runs = plan_runs(members, lambda m: not verified[m.name], jobs)
         if on_plan is not None:
             on_plan(sum(run[-1].end - run[0].offset for run in runs))
         for future in [pool.submit(_fetch_run, source, run, store, policy, tally, outcome) for run in runs]:
             future.result()
+    for member in members:  # folders with no file fetched now (empty ones, or all present): after the
+        if member.is_dir:   # transfers, so that a slow file system does not hold up the first request
+            store.make_dir(member.name)
     return outcome
