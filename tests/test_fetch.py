@@ -163,6 +163,8 @@ def test_member_escaping_the_destination_is_refused(tmp_path: Path) -> None:
 def test_bad_inputs_are_one_line_errors(release: Path, tmp_path: Path) -> None:
     with pytest.raises(FetchError, match=r"no file in the archive under SUNRGBD/kv9"):
         fetch(str(release), tmp_path / "a", subset="kv9")
+    with pytest.raises(FetchError, match=r"no file in the folder under SUNRGBD/kv9"):
+        fetch(str(release.parent / "tree"), tmp_path / "a2", subset="kv9")
     with pytest.raises(BadInput, match="no such file or folder"):
         fetch(str(tmp_path / "absent.zip"), tmp_path / "b")
     with pytest.raises(BadInput, match="not a folder inside"):

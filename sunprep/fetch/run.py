@@ -94,6 +94,8 @@ def fetch_archive(cfg: FetchConfig, spec: str, top: str, wanted: Callable[[str],
     if not _is_url(spec) and Path(spec).is_dir():
         start(0)
         outcome = copy_tree(Path(spec), top, wanted, store, tally)
+        if not expected and not (outcome.fetched or outcome.present):
+            raise FetchError(f"{spec}: no file in the folder under {what}/")
         outcome.failed.extend(f"{name}: not in {spec}" for name in sorted(expected)
                               if name not in outcome.fetched and name not in outcome.present)
         return _part(what, spec, outcome, tally, None)
