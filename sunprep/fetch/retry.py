@@ -46,9 +46,11 @@ class Tally:
         self.retries = 0
         self.on_bytes = on_bytes  # progress hook; set once the total is known
 
-    def received(self, n: int) -> None:
-        with self._lock:
-            self.bytes += n
+    def received(self, n: int, *, new: bool = True) -> None:
+        """`n` bytes delivered; `new=False` for bytes already in memory (progress, but no download)."""
+        if new:
+            with self._lock:
+                self.bytes += n
         if self.on_bytes is not None:
             self.on_bytes(n)
 

@@ -64,8 +64,7 @@ class RangeStream:
                 continue
             self.backoff.progressed()
             self.pos += len(data)
-            if not isinstance(self._body, Cached):
-                self.tally.received(len(data))
+            self.tally.received(len(data), new=not isinstance(self._body, Cached))
             return data
 
     def read_exact(self, n: int) -> bytes:
