@@ -189,6 +189,8 @@ def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
     started = time.perf_counter()
     if not 0.0 <= cfg.val_fraction <= 1.0:
         raise BadInput(f"--val-fraction: {cfg.val_fraction} is not between 0 and 1")
+    if cfg.dataset == "cityscapes" and cfg.split_file:
+        raise BadInput(f"{cfg.split_file}: a SUN RGB-D split file; Cityscapes keeps its own train/val")
     label_map = load_label_map(cfg.resolved, cfg.mappings) if cfg.dataset == "sunrgbd" else None
     fingerprint = label_map.fingerprint if label_map else hashlib.sha256(load_label_table().lut.tobytes()).hexdigest()
     settings = cfg.settings(fingerprint)
