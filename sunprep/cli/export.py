@@ -114,5 +114,7 @@ def export(
     resumed = f" ({report.resumed} from an earlier run)" if report.resumed else ""
     typer.echo(f"exported {counts}{resumed} to {report.out} as {cfg.format} {cfg.size[0]}x{cfg.size[1]} ({cfg.fit})")
     typer.echo(f"{report.processed} scenes read in {report.seconds:.1f} s; manifest.parquet, classes.csv, report.json written")
+    if report.warnings:
+        typer.echo(f"{len(report.warnings)} reader warnings (recovered), listed in report.json and manifest.parquet")
     if report.skipped:
         raise PartialFailure(f"{report.out}: {len(report.skipped)} scenes skipped, listed in report.json")

@@ -80,6 +80,7 @@ class ExportReport:
     counts: dict[str, int]  # per split, including samples of an earlier interrupted run
     resumed: int  # samples found done from an earlier run
     skipped: tuple[Skipped, ...]
+    warnings: tuple[str, ...]  # what the reader recovered from, one line each (also per row in the manifest)
     seconds: float
     processed: int  # scenes read in this run
 
@@ -245,6 +246,7 @@ def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
         counts={split: sum(d.split == split for d in done) for split in SPLITS},
         resumed=len(state.done),
         skipped=tuple(skipped),
+        warnings=tuple(w for d in sorted(done, key=lambda d: (d.split, d.index)) for w in d.warnings),
         seconds=time.perf_counter() - started,
         processed=len(todo),
     )
@@ -266,6 +268,7 @@ def report_json(report: ExportReport, settings: dict) -> str:
         "exported": sum(report.counts.values()),
         "resumed_from_earlier_run": report.resumed,
         "skipped": [asdict(s) for s in report.skipped],
+        "warnings": list(report.warnings),
         "settings": settings,
         "timings": {
             "seconds": round(report.seconds, 3),
