@@ -40,10 +40,11 @@ def test_learns_synthetic_data_to_high_miou(data: Path, tmp_path: Path) -> None:
 
 
 def test_overfits_a_handful_of_images(tmp_path: Path) -> None:
-    """4 images scored on themselves reach ~100 % (0.99 when written)."""
+    """4 images scored on themselves reach ~100 % (mIoU 0.993, pixel accuracy 0.997 when written)."""
     small = write_npy_dataset(tmp_path / "small", 4, 1, seed=3)
-    cfg = TrainConfig(data=small, out=tmp_path / "run", epochs=40, val_split="train", flip=False, **FAST)
-    assert _history(train(cfg))[-1]["val_miou"] >= 0.97
+    cfg = TrainConfig(data=small, out=tmp_path / "run", epochs=60, val_split="train", flip=False, **FAST)
+    last = _history(train(cfg))[-1]
+    assert last["val_miou"] >= 0.98 and last["val_pixel_acc"] >= 0.99
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(data: Path, tmp_path: Path) -> None:
