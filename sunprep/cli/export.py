@@ -117,4 +117,5 @@ def export(
     if report.warnings:
         typer.echo(f"{len(report.warnings)} reader warnings (recovered), listed in report.json and manifest.parquet")
     if report.skipped:
-        raise PartialFailure(f"{report.out}: {len(report.skipped)} scenes skipped, listed in report.json")
+        n = len(report.skipped)
+        raise PartialFailure(f"{report.out}: {n} scene{'s' if n != 1 else ''} skipped, listed in report.json")

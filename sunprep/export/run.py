@@ -225,11 +225,11 @@ def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
         results = ordered_results(todo, min(cfg.jobs, max(1, len(todo))), (writer, label_map, cfg))
         for job, result in zip(todo, results, strict=True):
             if isinstance(result, Skipped):
+                if cfg.strict:
+                    raise BadInput(result.reason)
                 skipped.append(result)
                 journal.append(result)
                 hooks.skip(result)
-                if cfg.strict:
-                    raise BadInput(result.reason)
             else:
                 index = next_index[job.split]
                 next_index[job.split] += 1
