@@ -4,14 +4,16 @@
 and the PNG bytes `image` (RGB), `label` (8-bit, 255 void), `depth` (16-bit mm). pandas,
 pyarrow and Hugging Face `load_dataset("parquet", data_files=...)` read them as they are.
 
-A shard is written whole, atomically, when the next row would push it past `shard_bytes`, so a
-shard never exceeds the bound (unless one row alone does) and a killed run loses only rows not
-yet in a complete shard. Shard boundaries depend only on the row sequence, so a resumed run
-cuts the same shards as an uninterrupted one.
+A shard is streamed to a temporary file one row group at a time (memory holds one group, not a
+shard) and renamed into place once the next row would push its PNG bytes past `shard_bytes`;
+so a shard never exceeds the bound (unless one row alone does), and a killed run loses only the
+rows of the shard it was writing. Shard boundaries and row groups depend only on the row
+sequence, so a resumed run writes the same bytes as an uninterrupted one.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +26,9 @@ from sunprep.export.manifest import Done
 from sunprep.export.official import png_files
 from sunprep.export.sample import Encoded, Sample
 
-DEFAULT_SHARD_BYTES = 256 * 2**20  # ~2,500 samples at 128x256: a few shards for all of kv2
-ROWS_PER_GROUP = 256  # row groups small enough for streaming readers
+DEFAULT_SHARD_BYTES = 256 * 2**20  # about 3,000 samples at 128x256: two shards for all of kv2
+ROWS_PER_GROUP = 256  # row groups small enough for streaming readers, and all the memory a shard takes
+ROLES = ("image", "label", "depth")
 
 SCHEMA = pa.schema(
     [
@@ -47,11 +50,14 @@ def shard_path(split: str, k: int) -> str:
 
 
 @dataclass
-class _Pending:
-    """Rows of one split waiting for their shard."""
+class _Shard:
+    """The shard of one split being written: its temporary file and what it holds so far."""
 
-    next_shard: int
-    rows: list[tuple[int, Encoded]] = field(default_factory=list)
+    rel: str
+    files: ExitStack  # holds sunprep.atomic's temporary until the shard is complete
+    writer: pq.ParquetWriter
+    group: list[tuple[int, Encoded]] = field(default_factory=list)  # rows not yet in a row group
+    done: list[Done] = field(default_factory=list)
     nbytes: int = 0
 
 
@@ -61,54 +67,70 @@ class ShardWriter:
     def __init__(self, out: Path, done: tuple[Done, ...] = (), shard_bytes: int = DEFAULT_SHARD_BYTES) -> None:
         self.out = Path(out)
         self.shard_bytes = shard_bytes
-        self._pending: dict[str, _Pending] = {}
-        # Resume after the last complete shard of each split.
+        self._open: dict[str, _Shard] = {}
+        # A resumed run starts after the last complete shard of each split.
+        self._next: dict[str, int] = {}
         for d in done:
             k = int(Path(d.files[0]).stem.split("-")[1]) + 1
-            p = self._pending.setdefault(d.split, _Pending(0))
-            p.next_shard = max(p.next_shard, k)
+            self._next[d.split] = max(self._next.get(d.split, 0), k)
 
     def __getstate__(self) -> dict:
-        # Workers only encode: they get no buffered rows.
-        return {"out": self.out, "shard_bytes": self.shard_bytes, "_pending": {}}
+        # Workers only encode: they get neither open files nor buffered rows.
+        return {"out": self.out, "shard_bytes": self.shard_bytes, "_open": {}, "_next": {}}
 
     def encode(self, sample: Sample) -> dict[str, bytes]:
         return png_files(sample)
 
     def put(self, split: str, index: int, enc: Encoded) -> list[Done]:
-        p = self._pending.setdefault(split, _Pending(0))
-        size = sum(len(b) for b in enc.files.values())
-        completed = self._flush(split) if p.rows and p.nbytes + size > self.shard_bytes else []
-        p.rows.append((index, enc))
-        p.nbytes += size
+        size = sum(len(enc.files[r]) for r in ROLES)
+        shard = self._open.get(split)
+        completed = []
+        if shard is not None and shard.nbytes + size > self.shard_bytes:
+            completed = self._finish(split)
+            shard = None
+        if shard is None:
+            shard = self._start(split)
+        shard.group.append((index, enc))
+        shard.done.append(record(split, index, enc, (shard.rel,)))
+        shard.nbytes += size
+        if len(shard.group) == ROWS_PER_GROUP:
+            self._write_group(split, shard)
         return completed
 
     def close(self) -> list[Done]:
-        return [d for split in sorted(self._pending) for d in self._flush(split)]
+        return [d for split in sorted(self._open) for d in self._finish(split)]
 
-    def _flush(self, split: str) -> list[Done]:
-        p = self._pending[split]
-        if not p.rows:
-            return []
-        rel = shard_path(split, p.next_shard)
-        rows = p.rows
-        table = pa.table(
-            {
-                "index": [i for i, _ in rows],
-                "split": [split] * len(rows),
-                "scene": [e.meta.scene for _, e in rows],
-                "scene_type": [e.meta.scene_type for _, e in rows],
-                "height": [e.height for _, e in rows],
-                "width": [e.width for _, e in rows],
-                **{role: [e.files[role] for _, e in rows] for role in ("image", "label", "depth")},
-            },
-            schema=SCHEMA,
-        )
-        with atomic_path(self.out / rel) as tmp:
-            # PNG bytes do not compress further; skipping it keeps shards quick to write and read.
-            pq.write_table(table, tmp, compression="none", row_group_size=ROWS_PER_GROUP)
-        done = [record(split, i, e, (rel,)) for i, e in p.rows]
-        p.next_shard += 1
-        p.rows.clear()
-        p.nbytes = 0
-        return done
+    def _start(self, split: str) -> _Shard:
+        k = self._next.get(split, 0)
+        self._next[split] = k + 1
+        rel = shard_path(split, k)
+        files = ExitStack()
+        tmp = files.enter_context(atomic_path(self.out / rel))
+        # PNG bytes do not compress further; no compression keeps shards quick to write and read.
+        writer = pq.ParquetWriter(tmp, SCHEMA, compression="none")
+        shard = _Shard(rel, files, writer)
+        self._open[split] = shard
+        return shard
+
+    def _write_group(self, split: str, shard: _Shard) -> None:
+        rows = shard.group
+        columns = {
+            "index": [i for i, _ in rows],
+            "split": [split] * len(rows),
+            "scene": [e.meta.scene for _, e in rows],
+            "scene_type": [e.meta.scene_type for _, e in rows],
+            "height": [e.height for _, e in rows],
+            "width": [e.width for _, e in rows],
+            **{role: [e.files[role] for _, e in rows] for role in ROLES},
+        }
+        shard.writer.write_table(pa.table(columns, schema=SCHEMA), row_group_size=ROWS_PER_GROUP)
+        shard.group = []
+
+    def _finish(self, split: str) -> list[Done]:
+        """Write the last row group, close the file and rename it into place."""
+        shard = self._open.pop(split)
+        if shard.group:
+            self._write_group(split, shard)
+        shard.writer.close()
+        shard.files.close()  # os.replace(temporary, shard)
+        return shard.done
