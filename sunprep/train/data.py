@@ -204,8 +204,10 @@ def _assemble(
         raise TrainError(f"{ds.root}: the {split!r} split holds no samples")
     images: np.ndarray | None = None
     labels: np.ndarray | None = None
+    chunk = 16 * max(1, workers)  # bounded read-ahead: `map` over everything would buffer the whole split
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        for k, (img, lab) in enumerate(pool.map(read, range(n))):
+        results = (r for start in range(0, n, chunk) for r in pool.map(read, range(start, min(n, start + chunk))))
+        for k, (img, lab) in enumerate(results):
             if images is None:
                 images = np.empty((n, *img.shape), np.uint8)
                 labels = np.empty((n, *lab.shape), np.int16)
