@@ -29,10 +29,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fixtures.npy_dataset import write_npy_dataset  # noqa: E402
-from sunprep.train.data import open_dataset  # noqa: E402
-from sunprep.train.loop import TrainConfig, prepare, to_batch, train  # noqa: E402
-from sunprep.train.unet import UNet, UNetConfig  # noqa: E402
+from fixtures.npy_dataset import write_npy_dataset
+from sunprep.train.data import open_dataset
+from sunprep.train.loop import TrainConfig, prepare, to_batch, train
+from sunprep.train.unet import UNet, UNetConfig
 
 CITYSCAPES_TRAIN = 2975
 

@@ -24,7 +24,7 @@ def test_study_writes_matrix_with_forgetting_and_transfer(tmp_path: Path) -> Non
     assert res.exit_code == 0, res.output
     rows = {r["model"]: r for r in csv.DictReader((out / "results.csv").open())}
     assert list(rows) == ["A", "B", "A->B", "B->A"]
-    num = lambda s: float(s) if s else math.nan  # noqa: E731
+    num = lambda s: float(s) if s else math.nan
     assert rows["A"]["miou_on_b"] == "" and rows["B"]["miou_on_a"] == ""  # no head for the other space
     for m in ("A->B", "B->A"):
         assert 0 <= num(rows[m]["miou_on_a"]) <= 1 and 0 <= num(rows[m]["miou_on_b"]) <= 1

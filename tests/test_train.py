@@ -140,7 +140,7 @@ def test_float_images_that_are_not_8_bit_stay_float(tmp_path: Path) -> None:
     ],
     ids=["classes-missing", "label-too-high", "label-negative", "label-file-missing", "float-labels", "gap-in-names"],
 )
-def test_bad_data_is_one_clear_line(tmp_path: Path, damage, message: str) -> None:  # noqa: ANN001
+def test_bad_data_is_one_clear_line(tmp_path: Path, damage, message: str) -> None:
     root = write_npy_dataset(tmp_path / "d", 4, 2, n_classes=5 if "classes" not in message else 25)
     damage(root)
     with pytest.raises(TrainError, match=message) as err:

@@ -9,12 +9,13 @@ import typer
 
 from sunprep.cli.app import app, guarded
 from sunprep.progress import progress_bar
-from sunprep.train.analyze import AnalyzeConfig, analyze as run_analyze, summary, write_analysis
+from sunprep.train.analyze import AnalyzeConfig, summary, write_analysis
+from sunprep.train.analyze import analyze as run_analyze
 
 
 def report_lines(s: dict) -> list[str]:
     """The summary as short lines for stdout; figures absent from the run are left out."""
-    f = lambda x: "-" if x is None else f"{x:.4f}"  # noqa: E731
+    f = lambda x: "-" if x is None else f"{x:.4f}"
     lines = [f"images: {s['images']}  model mIoU: {f(s['miou'])}"]
     if s["per_image_miou"]:
         lines.append("per-image mIoU: " + "  ".join(f"{k} {f(v)}" for k, v in s["per_image_miou"].items()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,8 @@ from rich.table import Table
 
 from sunprep.cli.app import app, guarded
 from sunprep.progress import progress_bar
-from sunprep.train.evaluate import EvalConfig, EvalResult, evaluate as run_evaluate, write_results
+from sunprep.train.evaluate import EvalConfig, EvalResult, write_results
+from sunprep.train.evaluate import evaluate as run_evaluate
 
 
 def result_table(result: EvalResult) -> Table:
@@ -20,7 +22,7 @@ def result_table(result: EvalResult) -> Table:
     table = Table()
     for col in ("class", "IoU", "acc"):
         table.add_column(col, justify="left" if col == "class" else "right")
-    fmt = lambda x: "-" if x != x else f"{x:.4f}"  # noqa: E731  (NaN != NaN)
+    fmt = lambda x: "-" if math.isnan(x) else f"{x:.4f}"
     for name, iou, acc in zip(result.classes.names, s.iou, s.acc):
         table.add_row(name, fmt(iou), fmt(acc))
     table.add_section()

@@ -9,7 +9,8 @@ import typer
 
 from sunprep.cli.app import app, guarded
 from sunprep.progress import progress_bar
-from sunprep.train.loop import TrainConfig, train as run_train
+from sunprep.train.loop import TrainConfig
+from sunprep.train.loop import train as run_train
 
 
 def epoch_line(row: dict[str, float]) -> str:

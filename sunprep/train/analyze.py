@@ -160,7 +160,7 @@ def analyze(cfg: AnalyzeConfig, on_batch: OnBatch | None = None) -> Analysis:
         f2 = bottleneck(other, split, cfg.batch_size, device)
         if f2.shape[2:] != feats.shape[2:]:
             raise TrainError(f"{cfg.compare}: bottleneck grid {tuple(f2.shape[2:])} differs from {tuple(feats.shape[2:])} (other depth)")
-        per_position = lambda f: f.permute(0, 2, 3, 1).reshape(-1, f.shape[1])  # noqa: E731
+        per_position = lambda f: f.permute(0, 2, 3, 1).reshape(-1, f.shape[1])
         cka = {
             "per_position": linear_cka(per_position(feats), per_position(f2)),
             "per_image_pooled": linear_cka(feats.mean((2, 3)), f2.mean((2, 3))),

@@ -7,6 +7,8 @@ the model without the training command line and refuses data of another label sp
 from __future__ import annotations
 
 import hashlib
+import pickle
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +52,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise TrainError(f"{path}: no such checkpoint")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises assorted types for a truncated or foreign file
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, struct.error) as err:  # truncated, foreign
         raise TrainError(f"{path}: not a readable checkpoint ({type(err).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise TrainError(f"{path}: not a sunprep checkpoint (format {FORMAT!r} expected)")
