@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import resource
 import shutil
@@ -71,8 +70,9 @@ def decode_only(scene_dir: Path) -> int:
 class Descendants:
     """Samples this process's descendants in /proc: their peak RSS and CPU time.
 
-    The export's pool is started by a forkserver, so its workers are grandchildren that
-    getrusage(RUSAGE_CHILDREN) never sees; /proc does. The sampler's own CPU is kept apart.
+    getrusage(RUSAGE_CHILDREN) counts a worker only once it has been waited for, and not at
+    all under a forkserver; /proc sees every worker while it runs. The sampler's own CPU is
+    kept apart.
     """
 
     def __init__(self, every: float = 0.05) -> None:
@@ -121,7 +121,7 @@ class Descendants:
 
 def measure(what: str, root: Path, out: Path, jobs: int) -> dict:
     """One measurement in this process: seconds, CPU seconds of all processes, peak RSS (MiB)."""
-    from sunprep.export.run import ExportConfig, run_export
+    from sunprep.export.run import POOL_CONTEXT, ExportConfig, run_export
     from sunprep.sunrgbd.discover import discover_scenes
 
     scenes = discover_scenes(root)
@@ -129,8 +129,7 @@ def measure(what: str, root: Path, out: Path, jobs: int) -> dict:
     with Descendants() as kids:
         start = time.perf_counter()
         if what == "floor":
-            ctx = multiprocessing.get_context("forkserver")  # the pool kind the export uses
-            with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(jobs, mp_context=POOL_CONTEXT) as pool:  # the export's pool kind
                 list(pool.map(decode_only, scenes, chunksize=4))
         else:
             report = run_export(ExportConfig(root=root, out=out, format=what, jobs=jobs))  # type: ignore[arg-type]
@@ -156,7 +155,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenes", type=int, default=200)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each is kept (a shared machine is noisy)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each is kept")
     ap.add_argument("--work", type=Path, help="dataset folder to create or reuse (default: a temporary one)")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -173,7 +172,8 @@ def main() -> None:
         root = args.work or Path(tmp) / "data"
         t = time.perf_counter()
         make_dataset(root, args.scenes, args.jobs)
-        print(f"dataset: {args.scenes} kinect2 scenes 730x530 with seg.mat at {root} ({time.perf_counter() - t:.0f} s to generate or check)")
+        took = time.perf_counter() - t
+        print(f"dataset: {args.scenes} kinect2 scenes 730x530 with seg.mat at {root} ({took:.0f} s to generate or check)")
         for scene in discover_scenes(root):  # warm the page cache: every run reads from memory
             for f in scene.rglob("*"):
                 if f.is_file():
@@ -192,7 +192,8 @@ def main() -> None:
             rate = r["scenes"] / r["seconds"]
             name = "decode floor" if what == "floor" else f"export {what}"
             cpu_ms = 1000 * r["cpu_seconds"] / r["scenes"]
-            print(f"{name:<28}{rate:>10.1f}{rate / floor_rate:>10.2f}{cpu_ms:>14.1f}{r['parent_mib']:>12.0f}{r['worker_mib']:>12.0f}")
+            mem = f"{r['parent_mib']:>12.0f}{r['worker_mib']:>12.0f}"
+            print(f"{name:<28}{rate:>10.1f}{rate / floor_rate:>10.2f}{cpu_ms:>14.1f}{mem}")
         print("CPU ms/scene: all processes' CPU time per scene, interpreter start-up of the measuring process excluded;")
         print("it changes little when other work shares the machine, unlike scenes/s.")
 

@@ -102,14 +102,20 @@ def export(
     )
     bar = progress_bar(quiet)
     bar.columns = (*bar.columns, SpeedColumn())
-    with bar:
-        task = bar.add_task("export", total=None)
+    task = bar.add_task("export", total=None)
 
-        def skip(s: Skipped) -> None:
-            bar.console.print(f"skipped: {s.reason}", markup=False, highlight=False, soft_wrap=True)
+    def start(total: int) -> None:
+        # Started only now: the export forks its workers first, before the bar's thread exists.
+        bar.update(task, total=total)
+        bar.start()
 
-        hooks = Hooks(start=lambda n: bar.update(task, total=n), step=lambda: bar.advance(task), skip=skip)
-        report = run_export(cfg, hooks)
+    def skip(s: Skipped) -> None:
+        bar.console.print(f"skipped: {s.reason}", markup=False, highlight=False, soft_wrap=True)
+
+    try:
+        report = run_export(cfg, Hooks(start=start, step=lambda: bar.advance(task), skip=skip))
+    finally:
+        bar.stop()
     counts = ", ".join(f"{n} {split}" for split, n in report.counts.items())
     resumed = f" ({report.resumed} from an earlier run)" if report.resumed else ""
     typer.echo(f"exported {counts}{resumed} to {report.out} as {cfg.format} {cfg.size[0]}x{cfg.size[1]} ({cfg.fit})")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -119,23 +120,47 @@ def export_one(job: SunrgbdJob | CityscapesJob) -> Encoded | Skipped:
     return Encoded(loaded.meta, files, checksum(files), *cfg.size)
 
 
-def ordered_results(jobs: list, n_proc: int, initargs: tuple) -> Iterator[Encoded | Skipped]:
-    """Results in job order; at most WINDOW_PER_JOB * n_proc in flight. One process: in-process."""
-    if n_proc <= 1:
-        init_worker(*initargs)
-        yield from map(export_one, jobs)
-        return
-    ctx = multiprocessing.get_context("forkserver")  # no inherited threads (the progress bar)
-    ctx.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(n_proc, mp_context=ctx, initializer=init_worker, initargs=initargs) as pool:
-        todo = iter(jobs)
-        window: deque[Future] = deque(pool.submit(export_one, j) for j in islice(todo, WINDOW_PER_JOB * n_proc))
-        while window:
-            result = window.popleft().result()
-            nxt = next(todo, None)
+# Fork on Linux: workers inherit the imported modules and the label map, so a run starts in
+# milliseconds instead of re-importing numpy, scipy and pyarrow per worker. Workers are forked
+# before the progress bar starts its refresh thread (the CLI starts the bar in `Hooks.start`),
+# so no other thread's lock is inherited. Elsewhere fork is unsafe: spawn.
+POOL_CONTEXT = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+class OrderedPool:
+    """`export_one` over the jobs, results in job order; at most WINDOW_PER_JOB * n_proc in flight.
+
+    Entering forks the workers (one process runs in-process instead); iterating yields results.
+    """
+
+    def __init__(self, jobs: list, n_proc: int, initargs: tuple) -> None:
+        self.jobs, self.n_proc, self.initargs = jobs, n_proc, initargs
+        self._pool: ProcessPoolExecutor | None = None
+        self._window: deque[Future] = deque()
+
+    def __enter__(self) -> OrderedPool:
+        if self.n_proc <= 1:
+            init_worker(*self.initargs)
+            return self
+        self._pool = ProcessPoolExecutor(self.n_proc, mp_context=POOL_CONTEXT, initializer=init_worker, initargs=self.initargs)
+        self._todo = iter(self.jobs)
+        self._window.extend(self._pool.submit(export_one, j) for j in islice(self._todo, WINDOW_PER_JOB * self.n_proc))
+        return self
+
+    def __iter__(self) -> Iterator[Encoded | Skipped]:
+        if self._pool is None:
+            yield from map(export_one, self.jobs)
+            return
+        while self._window:
+            result = self._window.popleft().result()
+            nxt = next(self._todo, None)
             if nxt is not None:
-                window.append(pool.submit(export_one, nxt))
+                self._window.append(self._pool.submit(export_one, nxt))
             yield result
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- parent side --------------------------------------------------------------------------------
@@ -220,21 +245,22 @@ def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
     next_index = {split: sum(d.split == split for d in done) for split in SPLITS}
     writer = make_writer(cfg, state.done)
 
-    hooks.start(len(todo))
+    n_proc = min(cfg.jobs, max(1, len(todo)))
     try:
-        results = ordered_results(todo, min(cfg.jobs, max(1, len(todo))), (writer, label_map, cfg))
-        for job, result in zip(todo, results, strict=True):
-            if isinstance(result, Skipped):
-                if cfg.strict:
-                    raise BadInput(result.reason)
-                skipped.append(result)
-                journal.append(result)
-                hooks.skip(result)
-            else:
-                index = next_index[job.split]
-                next_index[job.split] += 1
-                _record(journal, done, writer.put(job.split, index, result))
-            hooks.step()
+        with OrderedPool(todo, n_proc, (writer, label_map, cfg)) as results:
+            hooks.start(len(todo))
+            for job, result in zip(todo, results, strict=True):
+                if isinstance(result, Skipped):
+                    if cfg.strict:
+                        raise BadInput(result.reason)
+                    skipped.append(result)
+                    journal.append(result)
+                    hooks.skip(result)
+                else:
+                    index = next_index[job.split]
+                    next_index[job.split] += 1
+                    _record(journal, done, writer.put(job.split, index, result))
+                hooks.step()
         _record(journal, done, writer.close())
     finally:
         journal.close()  # on an error too: what it holds so far is what a re-run resumes from
