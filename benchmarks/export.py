@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -67,82 +65,33 @@ def decode_only(scene_dir: Path) -> int:
     return rgb.size + depth.size + seg["seglabel"].size
 
 
-class Descendants:
-    """Samples this process's descendants in /proc: their peak RSS and CPU time.
-
-    getrusage(RUSAGE_CHILDREN) counts a worker only once it has been waited for, and not at
-    all under a forkserver; /proc sees every worker while it runs. The sampler's own CPU is
-    kept apart.
-    """
-
-    def __init__(self, every: float = 0.05) -> None:
-        self.every = every
-        self.peak_kib: dict[int, int] = {}
-        self.cpu_ticks: dict[int, int] = {}
-        self.own_cpu = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._sample()
-            time.sleep(self.every)
-        self._sample()
-        self.own_cpu = time.thread_time()
-
-    def _sample(self) -> None:
-        procs: dict[int, tuple[int, int, int]] = {}  # pid -> (ppid, utime + stime ticks, VmHWM KiB)
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                status = (stat.parent / "status").read_text()
-            except OSError:
-                continue
-            hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")), 0)
-            procs[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), hwm)
-        me = os.getpid()
-        mine, frontier = {me}, {me}
-        while frontier:
-            frontier = {pid for pid, (ppid, _, _) in procs.items() if ppid in frontier} - mine
-            mine |= frontier
-        for pid in mine - {me}:
-            _, ticks, hwm = procs[pid]
-            self.cpu_ticks[pid] = ticks
-            self.peak_kib[pid] = max(self.peak_kib.get(pid, 0), hwm)
-
-    def __enter__(self) -> Descendants:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def measure(what: str, root: Path, out: Path, jobs: int) -> dict:
-    """One measurement in this process: seconds, CPU seconds of all processes, peak RSS (MiB)."""
+    """One measurement in this process: seconds, CPU seconds of all processes, peak RSS (MiB).
+
+    The workers are forked children, joined when their pool shuts down, so RUSAGE_CHILDREN
+    holds their CPU time and the largest one's peak memory.
+    """
     from sunprep.export.run import POOL_CONTEXT, ExportConfig, run_export
     from sunprep.sunrgbd.discover import discover_scenes
 
     scenes = discover_scenes(root)
-    cpu_before = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-    with Descendants() as kids:
-        start = time.perf_counter()
-        if what == "floor":
-            with ProcessPoolExecutor(jobs, mp_context=POOL_CONTEXT) as pool:  # the export's pool kind
-                list(pool.map(decode_only, scenes, chunksize=4))
-        else:
-            report = run_export(ExportConfig(root=root, out=out, format=what, jobs=jobs))  # type: ignore[arg-type]
-            assert sum(report.counts.values()) == len(scenes), report.skipped
-        seconds = time.perf_counter() - start
-    parent_cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu_before - kids.own_cpu
+    who = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    cpu_before = sum(sum(resource.getrusage(w)[:2]) for w in who)
+    start = time.perf_counter()
+    if what == "floor":
+        with ProcessPoolExecutor(jobs, mp_context=POOL_CONTEXT) as pool:  # the export's pool kind
+            list(pool.map(decode_only, scenes, chunksize=4))
+    else:
+        report = run_export(ExportConfig(root=root, out=out, format=what, jobs=jobs))  # type: ignore[arg-type]
+        assert sum(report.counts.values()) == len(scenes), report.skipped
+    seconds = time.perf_counter() - start
     return {
         "what": what,
         "scenes": len(scenes),
         "seconds": seconds,
-        "cpu_seconds": parent_cpu + sum(kids.cpu_ticks.values()) / os.sysconf("SC_CLK_TCK"),
+        "cpu_seconds": sum(sum(resource.getrusage(w)[:2]) for w in who) - cpu_before,
         "parent_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
-        "worker_mib": max(kids.peak_kib.values(), default=0) / 1024,
+        "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
 
 
