@@ -26,6 +26,10 @@ from sunprep.sunrgbd.records import LabelRecord
 SEG2D_SOURCE = "SUNRGBD2Dseg.mat"
 
 
+def _is_name(name: object) -> bool:
+    return isinstance(name, str) and bool(name.strip())
+
+
 def check_labels(
     path: Path, seglabel: np.ndarray, names: Sequence[str | None], shape: tuple[int, int] | None
 ) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
@@ -46,14 +50,15 @@ def check_labels(
         raise BadInput(f"{path}: seglabel holds negative values")
     if top > len(names):
         raise BadInput(f"{path}: label index {top} beyond the {len(names)} names")
-    used = np.zeros(len(names) + 1, bool)
-    used[np.unique(a).astype(np.int64)] = True
+    # Which labels occur matters only for bad names, so clean name lists (nearly all) skip that
+    # pass over the pixels; the checks above make the values valid bincount indices.
+    used = None if all(map(_is_name, names)) else np.bincount(a.ravel().astype(np.intp), minlength=len(names) + 1) > 0
     clean: list[str] = []
     unused_bad = 0
     for k, name in enumerate(names, start=1):
-        if isinstance(name, str) and name.strip():
+        if _is_name(name):
             clean.append(name)
-        elif used[k]:
+        elif used is not None and used[k]:
             raise BadInput(f"{path}: name {k} is {'empty' if name == '' else 'not a string'} but labels pixels")
         else:
             clean.append("")
