@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # fixtures/ lives 
 FORMATS = ("cityscapes", "cityscapes-official", "parquet")
 
 KV2_SIZE = (530, 730)
+NAMES = {"floor": "decode floor", "floor-keep": "floor, malloc kept"}
 
 
 def _write_one(args: tuple[Path, int]) -> None:
@@ -71,15 +72,16 @@ def measure(what: str, root: Path, out: Path, jobs: int) -> dict:
     The workers are forked children, joined when their pool shuts down, so RUSAGE_CHILDREN
     holds their CPU time and the largest one's peak memory.
     """
-    from sunprep.export.run import POOL_CONTEXT, ExportConfig, run_export
+    from sunprep.export.run import POOL_CONTEXT, ExportConfig, keep_freed_memory, run_export
     from sunprep.sunrgbd.discover import discover_scenes
 
     scenes = discover_scenes(root)
     who = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
     cpu_before = sum(sum(resource.getrusage(w)[:2]) for w in who)
     start = time.perf_counter()
-    if what == "floor":
-        with ProcessPoolExecutor(jobs, mp_context=POOL_CONTEXT) as pool:  # the export's pool kind
+    if what in ("floor", "floor-keep"):
+        init = keep_freed_memory if what == "floor-keep" else None
+        with ProcessPoolExecutor(jobs, mp_context=POOL_CONTEXT, initializer=init) as pool:  # the export's pool kind
             list(pool.map(decode_only, scenes, chunksize=4))
     else:
         report = run_export(ExportConfig(root=root, out=out, format=what, jobs=jobs))  # type: ignore[arg-type]
@@ -127,7 +129,7 @@ def main() -> None:
             for f in scene.rglob("*"):
                 if f.is_file():
                     f.read_bytes()
-        runs: dict[str, list[dict]] = {what: [] for what in ("floor", *FORMATS)}
+        runs: dict[str, list[dict]] = {what: [] for what in ("floor", *FORMATS, "floor-keep")}
         for _ in range(args.rounds):  # interleaved, so a busy spell on the machine hits all alike
             for what in runs:
                 runs[what].append(run_child(what, root, Path(tmp) / f"out-{what}", args.jobs))
@@ -138,12 +140,14 @@ def main() -> None:
         print(f"{'what':<28}{'scenes/s':>10}{'all rounds':>14}{'vs floor':>10}{'CPU ms/scene':>14}{'parent MiB':>12}{'worker MiB':>12}")
         for what, r in best.items():
             rates = sorted(x["scenes"] / x["seconds"] for x in runs[what])
-            name = "decode floor" if what == "floor" else f"export {what}"
+            name = NAMES.get(what, f"export {what}")
             cpu_ms = 1000 * min(x["cpu_seconds"] for x in runs[what]) / r["scenes"]
             mem = f"{r['parent_mib']:>12.0f}{r['worker_mib']:>12.0f}"
             spread = f"{rates[0]:.0f}-{rates[-1]:.0f}"
             print(f"{name:<28}{rates[-1]:>10.1f}{spread:>14}{rates[-1] / floor_rate:>10.2f}{cpu_ms:>14.1f}{mem}")
         print("scenes/s and vs floor: the best round; all rounds: the slowest to the fastest.")
+        print("floor, malloc kept: not the floor; the same reads with the export workers' malloc settings")
+        print("(sunprep.export.run.keep_freed_memory), to show what part of the ratio those settings give.")
         print("CPU ms/scene: the least of all processes' CPU time per scene over the rounds, interpreter start-up of")
         print("the measuring process excluded; it changes little when other work shares the machine, unlike scenes/s.")
 

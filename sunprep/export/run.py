@@ -9,6 +9,7 @@ the work that a re-run can skip. Memory stays flat: at most `4 * jobs` results a
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import multiprocessing
@@ -100,8 +101,31 @@ class Hooks:
 _WORKER: dict = {}
 
 
+# glibc's mallopt parameters (malloc.h): M_TRIM_THRESHOLD, M_MMAP_THRESHOLD.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEEP_BYTES = 64 * 2**20
+
+
+def keep_freed_memory() -> None:
+    """Let this process's malloc keep freed memory for the next scene instead of returning it.
+
+    Every scene allocates the same few full-size buffers (decoded JPEG and PNG, label map,
+    their numpy copies: about 1 MB each). glibc hands blocks that large to mmap and gives the
+    pages back on free, so each scene faulted ~900 fresh pages in again: a sixth of a worker's
+    CPU time, spent in the kernel. Keeping up to 64 MB on the heap bounds memory all the same.
+    A no-op where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES)
+    except (OSError, AttributeError):
+        pass
+
+
 def init_worker(writer: Writer, label_map: LabelMap | None, cfg: ExportConfig) -> None:
     """Per-process state, sent once instead of with every job."""
+    keep_freed_memory()
     _WORKER.update(writer=writer, label_map=label_map, cfg=cfg)
 
 
