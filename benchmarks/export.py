@@ -72,7 +72,12 @@ def measure(what: str, root: Path, out: Path, jobs: int) -> dict:
     The workers are forked children, joined when their pool shuts down, so RUSAGE_CHILDREN
     holds their CPU time and the largest one's peak memory.
     """
-    from sunprep.export.run import POOL_CONTEXT, ExportConfig, keep_freed_memory, run_export
+    from sunprep.export.run import (
+        POOL_CONTEXT,
+        ExportConfig,
+        keep_freed_memory,
+        run_export,
+    )
     from sunprep.sunrgbd.discover import discover_scenes
 
     scenes = discover_scenes(root)
@@ -131,8 +136,8 @@ def main() -> None:
                     f.read_bytes()
         runs: dict[str, list[dict]] = {what: [] for what in ("floor", *FORMATS, "floor-keep")}
         for _ in range(args.rounds):  # interleaved, so a busy spell on the machine hits all alike
-            for what in runs:
-                runs[what].append(run_child(what, root, Path(tmp) / f"out-{what}", args.jobs))
+            for what, rounds in runs.items():
+                rounds.append(run_child(what, root, Path(tmp) / f"out-{what}", args.jobs))
                 shutil.rmtree(Path(tmp) / f"out-{what}", ignore_errors=True)
         best = {what: min(rs, key=lambda r: r["seconds"]) for what, rs in runs.items()}
         floor_rate = best["floor"]["scenes"] / best["floor"]["seconds"]
