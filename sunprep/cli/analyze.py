@@ -9,8 +9,7 @@ import typer
 
 from sunprep.cli.app import app, guarded
 from sunprep.progress import progress_bar
-from sunprep.train.analyze import AnalyzeConfig, summary, write_analysis
-from sunprep.train.analyze import analyze as run_analyze
+from sunprep.train.config import AnalyzeConfig
 
 
 def report_lines(s: dict) -> list[str]:
@@ -44,6 +43,10 @@ def analyze(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Per-image IoU, worst-k panels, mIoU per scene type, baselines, CKA and feature statistics."""
+    # Imported here: torch loads only for the commands that need it.
+    from sunprep.train.analyze import analyze as run_analyze
+    from sunprep.train.analyze import summary, write_analysis
+
     cfg = AnalyzeConfig(
         checkpoint=checkpoint, data=data, split=split, out=out, worst=worst, compare=compare, data2=data2,
         batch_size=batch_size, device=device, workers=workers,

@@ -9,8 +9,7 @@ import typer
 
 from sunprep.cli.app import app, guarded
 from sunprep.progress import progress_bar
-from sunprep.train.crossdomain import CrossConfig, markdown, run_study, write_results
-from sunprep.train.loop import TrainConfig
+from sunprep.train.config import CrossConfig, TrainConfig
 
 
 @app.command()
@@ -30,6 +29,9 @@ def crossdomain(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train A, train B, fine-tune A->B and B->A; a results matrix with forgetting and transfer."""
+    # Imported here: torch loads only for the commands that need it.
+    from sunprep.train.crossdomain import markdown, run_study, write_results
+
     cfg = CrossConfig(
         a=a, b=b, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width, depth=depth,
         device=device, seed=seed, workers=workers,

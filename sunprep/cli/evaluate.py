@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,8 +12,10 @@ from rich.table import Table
 
 from sunprep.cli.app import app, guarded
 from sunprep.progress import progress_bar
-from sunprep.train.evaluate import EvalConfig, EvalResult, write_results
-from sunprep.train.evaluate import evaluate as run_evaluate
+from sunprep.train.config import EvalConfig
+
+if TYPE_CHECKING:
+    from sunprep.train.evaluate import EvalResult
 
 
 def result_table(result: EvalResult) -> Table:
@@ -45,6 +47,10 @@ def evaluate(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """One confusion matrix over the whole split: per-class IoU, mIoU, pixel and class-mean accuracy."""
+    # Imported here: torch loads only for the commands that need it.
+    from sunprep.train.evaluate import evaluate as run_evaluate
+    from sunprep.train.evaluate import write_results
+
     cfg = EvalConfig(checkpoint=checkpoint, data=data, split=split, out=out, batch_size=batch_size, device=device, workers=workers)
     with progress_bar(quiet) as bar:
         task = bar.add_task("evaluate", total=None)

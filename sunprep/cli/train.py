@@ -9,8 +9,7 @@ import typer
 
 from sunprep.cli.app import app, guarded
 from sunprep.progress import progress_bar
-from sunprep.train.loop import TrainConfig
-from sunprep.train.loop import train as run_train
+from sunprep.train.config import TrainConfig
 
 
 def epoch_line(row: dict[str, float]) -> str:
@@ -41,6 +40,9 @@ def train(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train a U-Net (cross-entropy ignoring void), checkpointing every epoch."""
+    # Imported here: torch loads only for the commands that need it.
+    from sunprep.train.loop import train as run_train
+
     cfg = TrainConfig(
         data=data, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width, depth=depth,
         class_weights=class_weights, init=init, resume=resume, device=device, seed=seed, workers=workers,

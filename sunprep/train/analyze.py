@@ -25,24 +25,11 @@ from sunprep.atomic import atomic_path, write_text_atomic
 from sunprep.errors import TrainError
 from sunprep.labels.classes import ClassTable
 from sunprep.train.checkpoint import head_for
+from sunprep.train.config import AnalyzeConfig
 from sunprep.train.data import Split, open_dataset, scene_types
 from sunprep.train.loop import OnBatch, infer, load_for_eval, pick_device, to_batch
 from sunprep.train.metrics import Scores, confusion, scores
 from sunprep.train.unet import UNet
-
-
-@dataclass(frozen=True)
-class AnalyzeConfig:
-    checkpoint: Path
-    data: Path
-    split: str = "val"
-    out: Path | None = None
-    worst: int = 5  # image | ground truth | prediction panels of the k lowest per-image mIoU
-    compare: Path | None = None  # second checkpoint: linear CKA of bottleneck features
-    data2: Path | None = None  # second domain: per-channel feature statistics beside the first
-    batch_size: int = 16
-    device: str = "auto"
-    workers: int = 2
 
 
 @dataclass(frozen=True)

@@ -18,24 +18,17 @@ import torch
 
 from sunprep.atomic import write_text_atomic
 from sunprep.train.checkpoint import load_checkpoint, space_key
+from sunprep.train.config import CrossConfig, TrainConfig
 from sunprep.train.data import Dataset, Split, open_dataset
-from sunprep.train.loop import OnBatch, OnEpoch, TrainConfig, evaluate_split, load_for_eval, pick_device, train
+from sunprep.train.loop import (
+    OnBatch,
+    OnEpoch,
+    evaluate_split,
+    load_for_eval,
+    pick_device,
+    train,
+)
 from sunprep.train.metrics import scores
-
-
-@dataclass(frozen=True)
-class CrossConfig:
-    a: Path
-    b: Path
-    out: Path
-    epochs: int = 10  # per run; fine-tuning gets as many as from-scratch training (equal epochs)
-    batch_size: int = TrainConfig.batch_size
-    lr: float = TrainConfig.lr
-    width: int = TrainConfig.width
-    depth: int = TrainConfig.depth
-    seed: int = 0
-    device: str = "auto"
-    workers: int = 2
 
 
 @dataclass(frozen=True)

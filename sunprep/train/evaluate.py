@@ -19,20 +19,10 @@ from PIL import Image
 from sunprep.atomic import atomic_path, write_text_atomic
 from sunprep.labels.classes import ClassTable
 from sunprep.train.checkpoint import head_for
+from sunprep.train.config import EvalConfig
 from sunprep.train.data import open_dataset
 from sunprep.train.loop import OnBatch, evaluate_split, load_for_eval, pick_device
 from sunprep.train.metrics import Scores, scores
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    checkpoint: Path
-    data: Path
-    split: str = "val"
-    out: Path | None = None  # where the tables go; None: nothing written
-    batch_size: int = 16
-    device: str = "auto"
-    workers: int = 2
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from sunprep.train.checkpoint import (
     space_key,
     table_to_dict,
 )
+from sunprep.train.config import TrainConfig
 from sunprep.train.data import Split, open_dataset
 from sunprep.train.metrics import confusion, scores
 from sunprep.train.unet import UNet, UNetConfig
@@ -53,27 +54,6 @@ METRIC_COLUMNS = (
 RESUME_FIXED = ("epochs", "batch_size", "lr", "weight_decay", "width", "depth", "seed", "flip", "class_weights", "init")
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    data: Path
-    out: Path
-    epochs: int = 20
-    batch_size: int = 8  # 8 x 128x256 fits any laptop; BN statistics stay usable
-    lr: float = 1e-3  # AdamW peak rate, decayed by poly to 0
-    weight_decay: float = 1e-4
-    width: int = 16  # measured in benchmarks/train.py: ~1.4 min/epoch of 2,975 images on 2 cores
-    depth: int = 4
-    seed: int = 0
-    flip: bool = True  # random horizontal flips
-    class_weights: str = "none"  # "none" or "inverse-sqrt" (1/sqrt of train pixel frequency)
-    init: Path | None = None  # start from this checkpoint's encoder-decoder (and its heads)
-    resume: bool = False
-    device: str = "auto"  # auto | cpu | cuda | mps
-    workers: int = 2  # threads that read and decode files
-    val_split: str = "val"
-
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}
 
 
 def pick_device(name: str) -> torch.device:
