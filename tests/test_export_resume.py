@@ -38,7 +38,15 @@ def journal_lines(out: Path) -> int:
 
 
 def kill_mid_run(dataset: Path, out: Path, fmt: str, after_lines: int) -> None:
-    """Start `python -m sunprep export` and SIGKILL it (with its workers) once the journal grows."""
+    """Start `python -m sunprep export`, and SIGKILL it (with its workers) once the journal grows.
+
+    A FIFO stands in for a later scene's JPEG, so the reading worker blocks there and the run
+    cannot finish before the kill, however fast the machine; the real file is put back after.
+    """
+    jpg = sorted(dataset.rglob("image/*.jpg"))[45]
+    real = jpg.read_bytes()
+    jpg.unlink()
+    os.mkfifo(jpg)
     cmd = [sys.executable, "-m", "sunprep", "export", "--root", str(dataset), "--out", str(out), "--format", fmt,
            "--size", "32x64", "--val-fraction", "0.3", "--shard-mb", str(SHARD_MB), "--jobs", "2", "--quiet"]  # fmt: skip
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -46,12 +54,16 @@ def kill_mid_run(dataset: Path, out: Path, fmt: str, after_lines: int) -> None:
     try:
         while journal_lines(out) < after_lines and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
-        os.killpg(proc.pid, signal.SIGKILL)  # the export and the worker processes it started
+        running = proc.poll() is None
+        if running:
+            os.killpg(proc.pid, signal.SIGKILL)  # the export and the worker processes it started
     finally:
         proc.wait()
+        jpg.unlink()
+        jpg.write_bytes(real)
         stderr = proc.stderr.read().decode()
         proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL, f"export ended before the kill ({proc.returncode}): {stderr}"
+    assert running and proc.returncode == -signal.SIGKILL, f"export ended before the kill ({proc.returncode}): {stderr}"
 
 
 @pytest.mark.parametrize("fmt", ["cityscapes", "parquet"])
