@@ -15,9 +15,8 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from sunprep.export.formats import place_files
-from sunprep.export.manifest import Done
-from sunprep.export.sample import Encoded, Sample, npy_bytes
+from sunprep.export.formats import FilePerRole
+from sunprep.export.sample import Meta, Sample, npy_bytes
 
 DepthEncoding = Literal["metres", "inverse"]
 DEPTH_ENCODINGS: tuple[DepthEncoding, ...] = ("metres", "inverse")
@@ -31,7 +30,7 @@ def depth_channel(depth: np.ndarray, encoding: DepthEncoding) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class NpyWriter:
+class NpyWriter(FilePerRole):
     out: Path
     depth_encoding: DepthEncoding = "metres"
     name: ClassVar[str] = "cityscapes"
@@ -43,9 +42,5 @@ class NpyWriter:
             "depth": npy_bytes(depth_channel(sample.depth, self.depth_encoding)),
         }
 
-    def put(self, split: str, index: int, enc: Encoded) -> list[Done]:
-        paths = {role: f"{split}/{role}/{index}.npy" for role in ("image", "label", "depth")}
-        return place_files(self.out, split, index, enc, paths)
-
-    def close(self) -> list[Done]:
-        return []
+    def paths(self, split: str, index: int, meta: Meta) -> dict[str, str]:
+        return {role: f"{split}/{role}/{index}.npy" for role in ("image", "label", "depth")}

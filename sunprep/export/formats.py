@@ -1,18 +1,32 @@
 """The writer every export format implements, and the registry `--format` chooses from.
 
-A writer has two halves: `encode` runs in the worker processes and turns a `Sample` into file
-bytes; `put` and `close` run in the parent, in sample order, and place those bytes. Only the
-parent touches the output folder, so file contents never depend on `--jobs`.
+A writer has three parts. `encode` and `stage` run in the worker processes: `encode` turns a
+`Sample` into file bytes, `stage` either passes them on (Parquet: the parent streams shards) or
+writes each file under a temporary name (the one-file-per-role formats), so that ~800 KB of
+`.npy` per sample need not cross a pipe to be written by one process. `put` and `close` run in
+the parent, in sample order: they choose the final names (indices count the samples placed so
+far) and rename staged files to them. The parent alone names files, so outputs are the same
+bytes for any `--jobs`; a file under a final name is always complete, since only a finished
+temporary is renamed to it.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from sunprep.atomic import write_bytes_atomic
 from sunprep.export.manifest import Done
-from sunprep.export.sample import Encoded, Sample
+from sunprep.export.sample import Encoded, Meta, Sample
+
+# Each worker stages its files in its own folder, OUT/.staging/<pid>/, not beside their final
+# names: creating a file costs ext4 a fraction of a millisecond with the folder locked, and two
+# processes creating in one folder took twice the CPU per file (measured: 0.65 ms against 0.35).
+# A rename into the final folder is cheap (~25 us), and atomic across folders of one file system.
+STAGING = ".staging"
 
 
 class Writer(Protocol):
@@ -20,6 +34,9 @@ class Writer(Protocol):
 
     def encode(self, sample: Sample) -> dict[str, bytes]:
         """File contents by role ("image", "label", "depth"); pure, runs in a worker."""
+
+    def stage(self, split: str, enc: Encoded) -> Encoded:
+        """Worker side, after `encode`: what the parent receives for this sample."""
 
     def put(self, split: str, index: int, enc: Encoded) -> list[Done]:
         """Place one sample; returns the samples now complete on disk (for the journal)."""
@@ -45,8 +62,39 @@ def record(split: str, index: int, enc: Encoded, files: tuple[str, ...]) -> Done
     )
 
 
-def place_files(out: Path, split: str, index: int, enc: Encoded, paths: dict[str, str]) -> list[Done]:
-    """Write each role's bytes atomically at its relative path; the sample is then complete."""
-    for role, rel in paths.items():
-        write_bytes_atomic(out / rel, enc.files[role])
-    return [record(split, index, enc, tuple(paths.values()))]
+class FilePerRole:
+    """Formats with one file per role and sample: workers write the files, the parent renames them."""
+
+    out: Path
+
+    def paths(self, split: str, index: int, meta: Meta) -> dict[str, str]:
+        """Each role's file, relative to OUT."""
+        raise NotImplementedError
+
+    def stage(self, split: str, enc: Encoded) -> Encoded:
+        folder = self.out / STAGING / str(os.getpid())
+        folder.mkdir(parents=True, exist_ok=True)
+        staged = {}
+        for role, data in enc.files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f"{enc.meta.name}.{role}.", dir=folder)
+            with open(fd, "wb") as f:
+                f.write(data)
+            staged[role] = tmp
+        return replace(enc, files={}, staged=staged)
+
+    def put(self, split: str, index: int, enc: Encoded) -> list[Done]:
+        """Rename the staged files to their final names; the sample is then complete."""
+        paths = self.paths(split, index, enc.meta)
+        for role, tmp in enc.staged.items():
+            dest = self.out / paths[role]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, dest)
+        return [record(split, index, enc, tuple(paths[role] for role in enc.staged))]
+
+    def close(self) -> list[Done]:
+        return []
+
+
+def remove_staging(out: Path) -> None:
+    """Files staged by workers and never placed: a killed or failed run's, or none."""
+    shutil.rmtree(Path(out) / STAGING, ignore_errors=True)

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from sunprep.export.formats import place_files
-from sunprep.export.manifest import Done
-from sunprep.export.sample import Encoded, Sample, depth_mm_array, label_png_array, png_bytes
+from sunprep.export.formats import FilePerRole
+from sunprep.export.sample import Meta, Sample, depth_mm_array, label_png_array, png_bytes
 
 
 def png_files(sample: Sample) -> dict[str, bytes]:
@@ -27,21 +26,17 @@ def png_files(sample: Sample) -> dict[str, bytes]:
 
 
 @dataclass(frozen=True)
-class OfficialWriter:
+class OfficialWriter(FilePerRole):
     out: Path
     name: ClassVar[str] = "cityscapes-official"
 
     def encode(self, sample: Sample) -> dict[str, bytes]:
         return png_files(sample)
 
-    def put(self, split: str, index: int, enc: Encoded) -> list[Done]:
-        g, n = enc.meta.group, enc.meta.name
-        paths = {
+    def paths(self, split: str, index: int, meta: Meta) -> dict[str, str]:
+        g, n = meta.group, meta.name
+        return {
             "image": f"leftImg8bit/{split}/{g}/{n}_leftImg8bit.png",
             "label": f"gtFine/{split}/{g}/{n}_gtFine_labelTrainIds.png",
             "depth": f"depth/{split}/{g}/{n}_depth.png",
         }
-        return place_files(self.out, split, index, enc, paths)
-
-    def close(self) -> list[Done]:
-        return []

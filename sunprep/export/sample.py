@@ -1,7 +1,7 @@
 """What one exported sample is, and how its arrays become file bytes.
 
 Encoding happens in the worker processes (it is most of the per-sample CPU after decoding);
-the parent only places bytes, so outputs are the same bytes whatever `--jobs` is.
+the parent only places files or bytes, so outputs are the same bytes whatever `--jobs` is.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import hashlib
 import io
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,13 +46,18 @@ class Meta:
 
 @dataclass(frozen=True)
 class Encoded:
-    """A sample's file contents by role ("image", "label", "depth") plus their joint checksum."""
+    """A sample's file contents by role ("image", "label", "depth") plus their joint checksum.
+
+    Formats whose workers write their own files send `staged` instead of `files`: by role, the
+    temporary file holding those bytes, for the parent to rename.
+    """
 
     meta: Meta
     files: dict[str, bytes]
     output_sha256: str
     height: int
     width: int
+    staged: dict[str, str] = field(default_factory=dict)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
