@@ -23,9 +23,10 @@ from sunprep.export.manifest import Done
 from sunprep.export.sample import Encoded, Meta, Sample
 
 # Each worker stages its files in its own folder, OUT/.staging/<pid>/, not beside their final
-# names: creating a file costs ext4 a fraction of a millisecond with the folder locked, and two
-# processes creating in one folder took twice the CPU per file (measured: 0.65 ms against 0.35).
-# A rename into the final folder is cheap (~25 us), and atomic across folders of one file system.
+# names: creating a file costs ext4 0.3-1 ms here with the folder locked, and two processes
+# creating in one folder sometimes took up to twice the CPU per file (not in every measurement);
+# output folders also never show a temporary. A rename into the final folder is cheap (~25 us)
+# and atomic across folders of one file system.
 STAGING = ".staging"
 
 
