@@ -16,6 +16,7 @@ from sunprep.errors import PartialFailure
 from sunprep.progress import progress_bar
 from sunprep.sunrgbd.check import SceneCheck, scan_scenes, summarise
 from sunprep.sunrgbd.discover import discover_scenes
+from sunprep.train.validate import DatasetCheck, check_dataset, is_training_layout
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,15 @@ def scan(
 ) -> None:
     """List the scenes under ROOT: label source, image size, scene type and every problem found.
 
+    A folder in one of the layouts `train` reads (an export, or the public 128x256 Cityscapes
+    `.npy` release) is validated as training data instead: every split read as `train` would.
+
     Writes nothing. Exit status 0: every scene reads. 1: some scene has a problem (all are listed).
     2: ROOT holds no scenes, or --seg2d cannot be read.
     """
+    if is_training_layout(root):
+        _scan_training_data(root, json_out, quiet)
+        return
     cfg = ScanConfig(root=root, depth=depth, seg2d=seg2d, seg2d_order=seg2d_order)
     checks = run_scan(cfg, quiet=quiet or json_out)
     summary = summarise(checks)
@@ -107,3 +114,29 @@ def scan(
                 console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     if summary.with_problems:
         raise PartialFailure(f"{root}: {summary.with_problems} of {summary.scenes} scenes have problems")
+
+
+def _scan_training_data(root: Path, json_out: bool, quiet: bool) -> None:
+    """Validate a training-data folder; exit 1 (PartialFailure) when any split has a problem."""
+    with progress_bar(quiet or json_out) as bar:
+        task = bar.add_task("scan", total=None)
+        check: DatasetCheck = check_dataset(root, on_step=lambda done, total: bar.update(task, completed=done, total=total))
+    bad = [s for s in check.splits if s.problems]
+    if json_out:
+        doc = {"root": str(root), "layout": check.layout, "classes": check.n_classes,
+               "classes_source": check.classes_source, "splits": [asdict(s) for s in check.splits]}  # fmt: skip
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        console = Console(width=None if Console().is_terminal else 160)
+        table = Table()
+        for col in ("split", "samples", "size", "classes present", "void"):
+            table.add_column(col, justify="left" if col == "split" else "right")
+        for s in check.splits:
+            table.add_row(s.split, str(s.samples), s.size, str(s.classes_present), f"{s.void_share:.1%}")
+        console.print(f"{root}: training data in the {check.layout} layout, {check.n_classes} classes ({check.classes_source})")
+        console.print(table)
+        for s in check.splits:
+            for line in s.problems:
+                console.print(f"problem: {line}", markup=False, highlight=False, soft_wrap=True)
+    if bad:
+        raise PartialFailure(f"{root}: {len(bad)} of {len(check.splits)} splits have problems")

@@ -69,7 +69,7 @@ def open_dataset(root: Path) -> Dataset:
     root = Path(root)
     if not root.is_dir():
         raise TrainError(f"{root}: not a folder")
-    layout, files = _detect(root)
+    layout, files = detect_layout(root)
     table_path = root / "classes.csv"
     if table_path.is_file():
         classes, source = load_classes(table_path), str(table_path)
@@ -82,7 +82,7 @@ def open_dataset(root: Path) -> Dataset:
     return Dataset(root, layout, classes, source, splits, h.hexdigest())
 
 
-def _detect(root: Path) -> tuple[str, list[Path]]:
+def detect_layout(root: Path) -> tuple[str, list[Path]]:
     """The layout and its data files, sorted; checks only structure, not contents."""
     npy = sorted(root.glob("*/image/*.npy"))
     if npy:
