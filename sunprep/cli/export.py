@@ -60,6 +60,12 @@ def export(
     split_file: Annotated[
         Path | None, typer.Option("--split-file", exists=True, dir_okay=False, help="toolbox allsplit.mat; its test is val")
     ] = None,
+    seg2d: Annotated[
+        Path | None, typer.Option("--seg2d", exists=True, dir_okay=False, help="toolbox SUNRGBD2Dseg.mat (v7.3): labels after seg.mat, before index.json")
+    ] = None,
+    seg2d_order: Annotated[
+        Path | None, typer.Option("--seg2d-order", exists=True, dir_okay=False, help="scene order of --seg2d: SUNRGBDMeta.mat or a list of paths")
+    ] = None,
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="else: share of val, by scene name")] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="seed of that split")] = 0,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="worker processes (default: all cores)")] = None,
@@ -77,7 +83,7 @@ def export(
 
     1 some scenes skipped, each named on stderr and in OUT/report.json; the rest exported.
 
-    2 bad input as a whole (no scenes, unreadable split file, OUT made with other settings),
+    2 bad input as a whole (no scenes, unreadable split file or --seg2d, OUT made with other settings),
     or with --strict the first bad scene.
 
     4 a malformed mapping table.
@@ -94,6 +100,8 @@ def export(
         resolved=resolved,
         mappings=tuple(mapping or ()),
         split_file=split_file,
+        seg2d=seg2d,
+        seg2d_order=seg2d_order,
         val_fraction=val_fraction,
         seed=seed,
         shard_bytes=int(shard_mb * 2**20),

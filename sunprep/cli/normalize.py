@@ -39,12 +39,14 @@ def normalize(
     mapping: Annotated[list[Path] | None, typer.Option("--mapping", "-m", exists=True, dir_okay=False, help="seglistall.csv, or raw_label,class / clean_label,class CSV; repeatable, later wins")] = None,
     root: Annotated[Path | None, typer.Option(exists=True, file_okay=False, help="dataset to collect raw names from (SUNRGBD/ or its parent, kv2/kinect2data/, or scene folders)")] = None,
     labels: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="a plain UTF-8 list of raw names, one per line")] = None,
+    seg2d: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="with --root: toolbox SUNRGBD2Dseg.mat (v7.3), labels after seg.mat, before index.json")] = None,
+    seg2d_order: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="scene order of --seg2d: SUNRGBDMeta.mat or a list of paths")] = None,
     out: Annotated[Path | None, typer.Option(file_okay=False, help="write resolved.parquet/.csv, unmapped.csv, conflicts.csv, normalize.json here")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Resolve every raw name (exact, fuzzy, rule or other) and say what share of pixels went where."""
-    cfg = NormalizeConfig(tuple(mapping or ()), root, labels, out)
+    cfg = NormalizeConfig(tuple(mapping or ()), root, labels, out, seg2d, seg2d_order)
     with progress_bar(quiet or root is None) as bar:
         task = bar.add_task("normalize", total=None)
         result = run_normalize(cfg, on_step=lambda i, n: bar.update(task, completed=i, total=n))

@@ -36,11 +36,12 @@ from sunprep.export.official import OfficialWriter
 from sunprep.export.resize import DEFAULT_FIT, Fit, plan, resize_image, resize_nearest
 from sunprep.export.sample import Encoded, Sample, checksum
 from sunprep.export.shards import DEFAULT_SHARD_BYTES, ShardWriter
-from sunprep.export.sources import CityscapesJob, DepthChoice, SunrgbdJob
+from sunprep.export.sources import CityscapesJob, DepthChoice, SunrgbdJob, close_seg2d, seg2d_handle
 from sunprep.export.splits import SPLITS, hashed_split, load_split_file
 from sunprep.labels.classes import ClassTable
 from sunprep.labels.labelmap import LabelMap, load_label_map
 from sunprep.sunrgbd.discover import discover_scenes
+from sunprep.sunrgbd.mat import open_seg2d
 
 Format = Literal["cityscapes", "cityscapes-official", "parquet"]
 FORMATS: tuple[Format, ...] = ("cityscapes", "cityscapes-official", "parquet")
@@ -61,6 +62,8 @@ class ExportConfig:
     resolved: Path | None = None  # `sunprep normalize --out` folder
     mappings: tuple[Path, ...] = ()
     split_file: Path | None = None  # toolbox allsplit.mat; else the seeded split below
+    seg2d: Path | None = None  # toolbox SUNRGBD2Dseg.mat, a label source after seg.mat, before index.json
+    seg2d_order: Path | None = None  # scene order of that file; default: SUNRGBDMeta.mat beside it
     val_fraction: float = 0.2
     seed: int = 0
     shard_bytes: int = DEFAULT_SHARD_BYTES
@@ -74,6 +77,9 @@ class ExportConfig:
             keep.pop(k)
         if self.format != "parquet":
             keep.pop("shard_bytes")
+        if self.seg2d is None:  # absent when unused, so exports begun before --seg2d existed still resume
+            keep.pop("seg2d")
+            keep.pop("seg2d_order")
         keep["mapping_fingerprint"] = mapping_fingerprint
         return json.loads(json.dumps(keep, default=str))
 
@@ -134,8 +140,9 @@ def init_worker(writer: Writer, label_map: LabelMap | None, cfg: ExportConfig) -
 def export_one(job: SunrgbdJob | CityscapesJob) -> Encoded | Skipped:
     """Read, resize, normalise and encode one scene; a bad input becomes a Skipped, not a crash."""
     cfg: ExportConfig = _WORKER["cfg"]
+    seg2d = seg2d_handle(cfg.seg2d, cfg.seg2d_order) if cfg.seg2d is not None else None
     try:
-        loaded = job.load(_WORKER["label_map"], cfg.depth)
+        loaded = job.load(_WORKER["label_map"], cfg.depth, seg2d)
     except BadInput as err:
         return Skipped(job.scene, str(err))
     geom = plan(loaded.rgb.shape[:2], cfg.size, cfg.fit)
@@ -188,6 +195,8 @@ class OrderedPool:
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            close_seg2d()  # opened in this process by the in-process "worker"
 
 
 # --- parent side --------------------------------------------------------------------------------
@@ -246,6 +255,10 @@ def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
         raise BadInput(f"--val-fraction: {cfg.val_fraction} is not between 0 and 1")
     if cfg.dataset == "cityscapes" and cfg.split_file:
         raise BadInput(f"{cfg.split_file}: a SUN RGB-D split file; Cityscapes keeps its own train/val")
+    if cfg.seg2d is not None:
+        if cfg.dataset == "cityscapes":
+            raise BadInput(f"{cfg.seg2d}: SUN RGB-D labels; Cityscapes has its own")
+        open_seg2d(cfg.seg2d, cfg.seg2d_order).close()  # unreadable is fatal here, not a skip per scene; closed before the fork
     label_map = load_label_map(cfg.resolved, cfg.mappings) if cfg.dataset == "sunrgbd" else None
     fingerprint = label_map.fingerprint if label_map else hashlib.sha256(load_label_table().lut.tobytes()).hexdigest()
     settings = cfg.settings(fingerprint)

@@ -8,6 +8,7 @@ lookups send to void.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,7 @@ from sunprep.export.cityscapes_source import CityscapesFrame, frame_files, load_
 from sunprep.export.sample import Meta
 from sunprep.export.splits import Split, scene_key
 from sunprep.labels.labelmap import LabelMap
+from sunprep.sunrgbd.mat import Seg2D, open_seg2d
 from sunprep.sunrgbd.scene import read_scene, rel_posix
 
 DepthChoice = Literal["refined", "raw"]
@@ -56,8 +58,8 @@ class SunrgbdJob:
     def scene(self) -> str:
         return rel_posix(self.scene_dir, self.root)
 
-    def load(self, label_map: LabelMap, depth: DepthChoice) -> Loaded:
-        scene = read_scene(self.scene_dir, self.root, depth=depth)
+    def load(self, label_map: LabelMap, depth: DepthChoice, seg2d: Seg2D | None = None) -> Loaded:
+        scene = read_scene(self.scene_dir, self.root, depth=depth, seg2d=seg2d)
         key = scene_key(self.scene_dir.resolve().as_posix())
         group = key.rsplit("/", 1)[0].replace("/", "-") if "/" in key else self.scene_dir.parent.name
         inputs = sorted((self.scene_dir / "image").glob("*.jp*g")) + sorted((self.scene_dir / scene.depth_source).glob("*.png"))
@@ -76,6 +78,32 @@ class SunrgbdJob:
         return Loaded(scene.rgb, scene.depth, scene.labels, label_map.lut(scene.names), meta)
 
 
+# The toolbox SUNRGBD2Dseg.mat open in this process: (pid, path, order, handle). An h5py handle
+# must not cross fork (HDF5's state is per process), so each process opens its own on first use,
+# and a handle inherited from a parent that forked is never used.
+_SEG2D: tuple[int, Path, Path | None, Seg2D] | None = None
+
+
+def seg2d_handle(path: Path, order: Path | None) -> Seg2D:
+    """The toolbox file opened once per process (by path), for every scene that process loads."""
+    global _SEG2D
+    pid = os.getpid()
+    if _SEG2D is not None and _SEG2D[:3] == (pid, path, order):
+        return _SEG2D[3]
+    close_seg2d()
+    handle = open_seg2d(path, order)
+    _SEG2D = (pid, path, order, handle)
+    return handle
+
+
+def close_seg2d() -> None:
+    """Close this process's handle; one inherited across fork is the parent's, and only forgotten here."""
+    global _SEG2D
+    if _SEG2D is not None and _SEG2D[0] == os.getpid():
+        _SEG2D[3].close()
+    _SEG2D = None
+
+
 @dataclass(frozen=True)
 class CityscapesJob:
     """One frame of the official Cityscapes release; its split is the release's own."""
@@ -90,7 +118,7 @@ class CityscapesJob:
     def scene(self) -> str:
         return self.frame.rel
 
-    def load(self, label_map: LabelMap | None, depth: DepthChoice) -> Loaded:
+    def load(self, label_map: LabelMap | None, depth: DepthChoice, seg2d: Seg2D | None = None) -> Loaded:
         data = read_frame(self.frame)
         meta = Meta(
             scene=self.frame.rel,

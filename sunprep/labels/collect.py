@@ -14,6 +14,7 @@ import numpy as np
 
 from sunprep.errors import BadInput, MappingError
 from sunprep.sunrgbd.discover import discover_scenes
+from sunprep.sunrgbd.mat import Seg2D
 from sunprep.sunrgbd.scene import read_labels
 
 EXAMPLES = 3  # example scenes kept per name, for `sunprep report --examples`
@@ -35,13 +36,16 @@ class Collected:
     skipped: list[str] = field(default_factory=list)  # "file: problem", one per unreadable scene
 
 
-def collect_dataset(root: Path, on_step: Callable[[int, int], None] | None = None) -> Collected:
-    """Every raw name under `root` with image and pixel counts (labels only: no JPEG decode)."""
+def collect_dataset(root: Path, on_step: Callable[[int, int], None] | None = None, seg2d: Seg2D | None = None) -> Collected:
+    """Every raw name under `root` with image and pixel counts (labels only: no JPEG decode).
+
+    `seg2d`, the open toolbox file, is read for scenes without a seg.mat, as `read_labels` does.
+    """
     scenes = discover_scenes(root)
     out = Collected({})
     for i, scene_dir in enumerate(scenes, start=1):
         try:
-            record = read_labels(scene_dir, root)
+            record = read_labels(scene_dir, root, seg2d=seg2d)
         except BadInput as err:
             out.skipped.append(str(err))
         else:

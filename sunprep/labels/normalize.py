@@ -19,6 +19,7 @@ from sunprep.labels.classes import load_classes
 from sunprep.labels.collect import Collected, collect_dataset, read_name_list
 from sunprep.labels.resolve import METHODS, Conflict, Resolver
 from sunprep.labels.tables import RESOLVED_NAME, read_mapping, read_project_tables
+from sunprep.sunrgbd.mat import open_seg2d
 
 ACCEPTED_NAME = "accepted.csv"  # written by `sunprep report --accept`, read back by the next normalize
 COLUMNS = (
@@ -34,6 +35,8 @@ class NormalizeConfig:
     root: Path | None = None  # a dataset to collect names from ...
     labels: Path | None = None  # ... or a plain list of raw names
     out: Path | None = None  # where the resolved tables go; its accepted.csv is read back
+    seg2d: Path | None = None  # with root: toolbox SUNRGBD2Dseg.mat, a label source after seg.mat
+    seg2d_order: Path | None = None  # scene order of that file; default: SUNRGBDMeta.mat beside it
 
 
 @dataclass
@@ -51,12 +54,14 @@ def run_normalize(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | No
     """Resolve every collected name; a scene that cannot be read is skipped and listed."""
     if (cfg.root is None) == (cfg.labels is None):
         raise BadInput("normalize: give exactly one of --root DATA or --labels FILE")
+    if cfg.seg2d is not None and cfg.root is None:
+        raise BadInput(f"{cfg.seg2d}: --seg2d labels the scenes of --root; a --labels list has none")
     classes = load_classes()
     mappings = list(cfg.mappings)
     if cfg.out is not None and (cfg.out / ACCEPTED_NAME).is_file():
         mappings.append(cfg.out / ACCEPTED_NAME)
     resolver = Resolver(classes, [read_project_tables(classes), *(read_mapping(p, classes) for p in mappings)])
-    collected: Collected = collect_dataset(cfg.root, on_step) if cfg.root is not None else read_name_list(cfg.labels)
+    collected: Collected = collect_names(cfg, on_step)
     names = sorted(collected.names)
     rows = []
     for res in resolver.resolve(names):
@@ -68,6 +73,16 @@ def run_normalize(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | No
         table.reset_index(drop=True), resolver.fingerprint(), [str(p) for p in mappings], resolver.conflicts,
         resolver.warnings, collected.skipped, collected.scenes,
     )
+
+
+def collect_names(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | None) -> Collected:
+    """The names of --root (through the toolbox file too, when given) or of the --labels list."""
+    if cfg.root is None:
+        return read_name_list(cfg.labels)
+    if cfg.seg2d is None:
+        return collect_dataset(cfg.root, on_step)
+    with open_seg2d(cfg.seg2d, cfg.seg2d_order) as seg2d:
+        return collect_dataset(cfg.root, on_step, seg2d)
 
 
 def weights(table: pd.DataFrame) -> pd.Series:
