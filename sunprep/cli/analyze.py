@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sunprep.cli.app import app, guarded
+from sunprep.cli.options import Checkpoint, Device, Quiet, Workers
 from sunprep.progress import progress_bar
 from sunprep.train.config import AnalyzeConfig
 
@@ -30,7 +31,7 @@ def report_lines(s: dict) -> list[str]:
 @app.command()
 @guarded
 def analyze(
-    checkpoint: Annotated[Path, typer.Option(help="A checkpoint written by `sunprep train`.")],
+    checkpoint: Checkpoint,
     data: Annotated[Path, typer.Option(help="Export folder (its manifest.parquet gives scene types).")],
     split: Annotated[str, typer.Option(help="Split to analyse.")] = "val",
     out: Annotated[Path | None, typer.Option(help="Folder for the CSVs, summary.json and worst/ panels.")] = None,
@@ -38,9 +39,9 @@ def analyze(
     compare: Annotated[Path | None, typer.Option(help="Second checkpoint: linear CKA of bottleneck features.")] = None,
     data2: Annotated[Path | None, typer.Option(help="Second domain: per-channel feature statistics beside --data.")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 16,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
-    workers: Annotated[int, typer.Option(help="Threads that read and decode the data files.")] = 2,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    device: Device = "auto",
+    workers: Workers = 2,
+    quiet: Quiet = False,
 ) -> None:
     """Per-image IoU, worst-k panels, mIoU per scene type, baselines, CKA and feature statistics."""
     # Imported here: torch loads only for the commands that need it.

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sunprep.cli.app import app, guarded
+from sunprep.cli.options import Device, Quiet, Workers
 from sunprep.progress import progress_bar
 from sunprep.train.config import CrossConfig, TrainConfig
 
@@ -23,10 +24,10 @@ def crossdomain(
     lr: Annotated[float, typer.Option(help="AdamW peak learning rate.")] = TrainConfig.lr,
     width: Annotated[int, typer.Option(help="U-Net base width.")] = TrainConfig.width,
     depth: Annotated[int, typer.Option(help="U-Net poolings.")] = TrainConfig.depth,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    device: Device = "auto",
     seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
-    workers: Annotated[int, typer.Option(help="Threads that read and decode the data files.")] = 2,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    workers: Workers = 2,
+    quiet: Quiet = False,
 ) -> None:
     """Train A, train B, fine-tune A->B and B->A; a results matrix with forgetting and transfer."""
     # Imported here: torch loads only for the commands that need it.

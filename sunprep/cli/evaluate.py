@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sunprep.cli.app import app, guarded
+from sunprep.cli.options import Checkpoint, Device, Quiet, Workers
 from sunprep.progress import progress_bar
 from sunprep.train.config import EvalConfig
 
@@ -37,14 +38,14 @@ def result_table(result: EvalResult) -> Table:
 @app.command()
 @guarded
 def evaluate(
-    checkpoint: Annotated[Path, typer.Option(help="A checkpoint written by `sunprep train`.")],
+    checkpoint: Checkpoint,
     data: Annotated[Path, typer.Option(help="Export folder in any layout `train` reads.")],
     split: Annotated[str, typer.Option(help="Split to score.")] = "val",
     out: Annotated[Path | None, typer.Option(help="Folder for per_class.csv, confusion.csv/.png, summary.json.")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 16,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
-    workers: Annotated[int, typer.Option(help="Threads that read and decode the data files.")] = 2,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    device: Device = "auto",
+    workers: Workers = 2,
+    quiet: Quiet = False,
 ) -> None:
     """One confusion matrix over the whole split: per-class IoU, mIoU, pixel and class-mean accuracy."""
     # Imported here: torch loads only for the commands that need it.

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sunprep.cli.app import app, guarded
+from sunprep.cli.options import Device, Quiet, Workers
 from sunprep.progress import progress_bar
 from sunprep.train.config import TrainConfig
 
@@ -34,10 +35,10 @@ def train(
     class_weights: Annotated[str, typer.Option(help="none | inverse-sqrt (of train pixel frequency).")] = "none",
     init: Annotated[Path | None, typer.Option(help="Start from this checkpoint's encoder-decoder (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last finished epoch.")] = False,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    device: Device = "auto",
     seed: Annotated[int, typer.Option(help="Seed of weights, order and flips.")] = 0,
-    workers: Annotated[int, typer.Option(help="Threads that read and decode the data files.")] = 2,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    workers: Workers = 2,
+    quiet: Quiet = False,
 ) -> None:
     """Train a U-Net (cross-entropy ignoring void), checkpointing every epoch."""
     # Imported here: torch loads only for the commands that need it.
