@@ -30,8 +30,8 @@ import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # fixtures/ lives at the repository root
 
-from fixtures.archive import ZipLayout, write_release  # noqa: E402
-from sunprep.fetch.run import FetchConfig, run_fetch  # noqa: E402
+from fixtures.archive import ZipLayout, write_release
+from sunprep.fetch.run import FetchConfig, run_fetch
 
 KV2 = "SUNRGBD/kv2/kinect2data/"
 

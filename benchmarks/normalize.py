@@ -28,7 +28,13 @@ from sunprep.labels.canonical import canonical, singulars  # noqa: E402
 from sunprep.labels.distribution import class_distribution  # noqa: E402
 from sunprep.labels.resolve import SCORERS, FuzzyConfig  # noqa: E402
 from tests.data.label_testset import (  # noqa: E402
-    cosmetic, evaluate, full_resolver, held_out_resolver, holdout_lines, read_testset, typo,
+    cosmetic,
+    evaluate,
+    full_resolver,
+    held_out_resolver,
+    holdout_lines,
+    read_testset,
+    typo,
 )
 
 N_NOISY = 10_000

@@ -20,8 +20,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # fixtures/ lives at the repo root
 
-from fixtures.scenes import write_dataset  # noqa: E402
-from sunprep.sunrgbd.scene import read_labels, read_scene  # noqa: E402
+from fixtures.scenes import write_dataset
+from sunprep.sunrgbd.scene import read_labels, read_scene
 
 
 def best_of(fn, scenes: list[Path], repeats: int = 3) -> float:

@@ -89,7 +89,7 @@ def test_shapes_dtypes_and_labels_per_format(dataset, normalised, tmp_path_facto
         image, label, depth = r["image"], r["label"], r["depth"]
         if fmt == "cityscapes":
             assert image.dtype == np.float32 and image.shape == (h, w, 3)
-            assert 0.0 <= image.min() and image.max() <= 1.0
+            assert image.min() >= 0.0 and image.max() <= 1.0
             assert label.dtype == np.int64 and label.shape == (h, w)
             assert depth.dtype == np.float32 and depth.shape == (h, w, 1)
             void = -1
@@ -98,7 +98,7 @@ def test_shapes_dtypes_and_labels_per_format(dataset, normalised, tmp_path_facto
             assert label.dtype == np.uint8 and label.shape == (h, w)
             assert depth.dtype == np.uint16 and depth.shape == (h, w)
             void = 255
-        assert 0 <= depth.min() and depth.max() <= (8.0 if fmt == "cityscapes" else 8000)
+        assert depth.min() >= 0 and depth.max() <= (8.0 if fmt == "cityscapes" else 8000)
         # Every output label occurs in the normalised input, or is void.
         source = set(np.unique(normalised[r["scene"]]).tolist()) | {-1}
         got = {-1 if v == void else v for v in np.unique(label).tolist()}

@@ -68,7 +68,7 @@ def kill_mid_run(dataset: Path, out: Path, fmt: str, after_lines: int) -> None:
 
 @pytest.mark.parametrize("fmt", ["cityscapes", "parquet"])
 def test_kill_9_then_resume_equals_clean_run(dataset, tmp_path, fmt) -> None:
-    cfg = dict(root=dataset, format=fmt, size=(32, 64), val_fraction=0.3, shard_bytes=int(SHARD_MB * 2**20))
+    cfg = {"root": dataset, "format": fmt, "size": (32, 64), "val_fraction": 0.3, "shard_bytes": int(SHARD_MB * 2**20)}
     clean = tmp_path / "clean"
     run_export(ExportConfig(out=clean, jobs=2, **cfg))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zipfile
 from pathlib import Path
@@ -10,7 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fixtures.archive import TOOLBOX_SPLIT, ZipLayout, pack_dataset, write_release, write_toolbox_zip, write_zip
+from fixtures.archive import (
+    TOOLBOX_SPLIT,
+    ZipLayout,
+    pack_dataset,
+    write_release,
+    write_toolbox_zip,
+    write_zip,
+)
 from fixtures.server import serve
 from sunprep.errors import BadInput, FetchError
 from sunprep.fetch.directory import Member
@@ -201,7 +209,7 @@ def test_runs_cover_each_needed_file_once_and_nothing_else(case: tuple[list[Memb
     assert len({m.name for m in in_runs}) == len(in_runs)
     for run in runs:
         assert not run[0].is_dir and not run[-1].is_dir
-        assert all(a.end == b.offset for a, b in zip(run, run[1:]))  # one contiguous request per run
+        assert all(a.end == b.offset for a, b in itertools.pairwise(run))  # one contiguous request per run
 
 
 @settings(max_examples=15, deadline=None)

@@ -74,7 +74,7 @@ def test_resume_after_a_drop_asks_only_for_the_missing_bytes(release: Path, tmp_
 @pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"])
 def test_flipped_byte_is_caught_and_fetched_again(release: Path, expected: dict[str, bytes], tmp_path: Path,
                                                    method: int) -> None:
-    name, offset = member_data_offset(release, method)
+    _name, offset = member_data_offset(release, method)
     with serve({"a.zip": release}, Faults(flips=1, flip_offset=offset)) as server:
         [part] = fetch(server.url("a.zip"), tmp_path)
         covering = [b for b in server.tally.bodies if b[1] <= offset < b[2]]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sunprep.labels.classes import load_classes
-from sunprep.labels.resolve import SCORERS, _SCALE, FuzzyConfig, Resolver
+from sunprep.labels.resolve import _SCALE, SCORERS, FuzzyConfig, Resolver
 from sunprep.labels.tables import parse_mapping, read_mapping, read_project_tables
 from tests.data.label_testset import evaluate, held_out_resolver, holdout_lines, read_testset
 

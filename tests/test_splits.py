@@ -99,5 +99,5 @@ def test_hashed_split_is_seeded_by_name_only(tmp_path: Path) -> None:
     assert a == b  # the root does not matter
     assert a != c  # the seed does
     assert 0.17 < a.count("val") / len(a) < 0.23
-    assert set(hashed_split(tmp_path / n, 0.0, 1) for n in names) == {"train"}
-    assert set(hashed_split(tmp_path / n, 1.0, 1) for n in names) == {"val"}
+    assert {hashed_split(tmp_path / n, 0.0, 1) for n in names} == {"train"}
+    assert {hashed_split(tmp_path / n, 1.0, 1) for n in names} == {"val"}

@@ -29,7 +29,7 @@ def test_from_sunrgbd_or_kinect2data(dataset: tuple[Path, list[Path]], sub: str)
 
 
 def test_order_is_sorted_and_stable(dataset: tuple[Path, list[Path]]) -> None:
-    root, kv2 = dataset
+    root, _kv2 = dataset
     names = [p.name for p in discover_scenes(root)]
     assert names == sorted(names) and len(names) == 4 and names[0].startswith("000001_")
 

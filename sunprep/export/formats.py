@@ -31,7 +31,8 @@ STAGING = ".staging"
 
 
 class Writer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def encode(self, sample: Sample) -> dict[str, bytes]:
         """File contents by role ("image", "label", "depth"); pure, runs in a worker."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -79,7 +80,7 @@ class Journal:
     def __init__(self, out: Path, settings_sha256: str) -> None:
         self.path = Path(out) / JOURNAL
         self.settings_sha256 = settings_sha256
-        self._file = None
+        self._file: TextIO | None = None
 
     def load(self) -> State:
         """The done and skipped records of an interrupted run, of a finished one, or nothing.
@@ -141,11 +142,13 @@ class Journal:
         self._file = self.path.open("a", encoding="utf-8")
         if fresh:
             self._write({"settings_sha256": self.settings_sha256})
-            for rec in (*state.done, *state.skipped):
+            records: list[Done | Skipped] = [*state.done, *state.skipped]
+            for rec in records:
                 self.append(rec)
 
     def _write(self, obj: dict) -> None:
         # One write per line, flushed: a kill leaves at most a torn last line, never a gap.
+        assert self._file is not None, "Journal.open first"
         self._file.write(json.dumps(obj, sort_keys=True) + "\n")
         self._file.flush()
 

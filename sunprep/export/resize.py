@@ -109,6 +109,6 @@ def resize_image(rgb: np.ndarray, geom: Geometry) -> np.ndarray:
     sampled = np.asarray(small)
     if geom.dst_box == (0, 0, *geom.out_hw):
         return sampled
-    out = np.zeros(geom.out_hw + (3,), np.uint8)
+    out = np.zeros((*geom.out_hw, 3), np.uint8)
     out[dt : dt + dh, dl : dl + dw] = sampled
     return out

@@ -285,7 +285,7 @@ def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
             skipped.append(s)
             journal.append(s)
             hooks.skip(s)
-    next_index = {split: sum(d.split == split for d in done) for split in SPLITS}
+    next_index: dict[str, int] = {split: sum(d.split == split for d in done) for split in SPLITS}
     writer = make_writer(cfg, state.done)
 
     n_proc = min(cfg.jobs, max(1, len(todo)))

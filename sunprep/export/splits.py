@@ -76,7 +76,8 @@ def load_split_file(path: Path) -> SplitTable:
     except (OSError, ValueError, TypeError, NotImplementedError) as err:
         raise BadInput(f"{source}: not a readable MATLAB v5 split file ({err})") from None
     by_key: dict[str, Split] = {}
-    for split, var in (("train", "alltrain"), ("val", "alltest")):
+    pairs: tuple[tuple[Split, str], ...] = (("train", "alltrain"), ("val", "alltest"))
+    for split, var in pairs:
         for p in _paths(mat, var, source):
             key = scene_key(p)
             if by_key.get(key, split) != split:

@@ -94,10 +94,9 @@ class HttpSource:
                 raise Transient(f"asked for byte {start}, got a range starting at {first}")
             return resp, start, size
         size = int(resp.headers.get("Content-Length", "-1"))
-        if start > 0 or end is not None:
-            if not self.whole_ok:
-                _discard(resp)
-                raise _ranges_ignored(self.name, size)
+        if (start > 0 or end is not None) and not self.whole_ok:
+            _discard(resp)
+            raise _ranges_ignored(self.name, size)
         return resp, 0, size
 
     def tail(self, n: int) -> tuple[bytes, int]:

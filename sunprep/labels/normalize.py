@@ -78,6 +78,7 @@ def run_normalize(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | No
 def collect_names(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | None) -> Collected:
     """The names of --root (through the toolbox file too, when given) or of the --labels list."""
     if cfg.root is None:
+        assert cfg.labels is not None  # the CLI demands --root or --labels
         return read_name_list(cfg.labels)
     if cfg.seg2d is None:
         return collect_dataset(cfg.root, on_step)

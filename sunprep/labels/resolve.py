@@ -280,6 +280,7 @@ class Resolver:
         return out
 
     def _finish(self, raw: str, key: str, hit: _Hit, score: float, candidates: str, fuzzy: bool = False) -> Resolution:
+        decided: Entry | None
         if hit.direct is not None:
             cid, decided, by_head = int(hit.direct.target), hit.direct, False
             matched = hit.key

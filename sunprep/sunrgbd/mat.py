@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TypeGuard, cast
 
 import h5py
 import numpy as np
@@ -26,7 +27,7 @@ from sunprep.sunrgbd.records import LabelRecord
 SEG2D_SOURCE = "SUNRGBD2Dseg.mat"
 
 
-def _is_name(name: object) -> bool:
+def _is_name(name: object) -> TypeGuard[str]:
     return isinstance(name, str) and bool(name.strip())
 
 
@@ -155,7 +156,7 @@ def read_seg_mat(path: Path, shape: tuple[int, int] | None) -> LabelRecord:
         m = load_v5(path, ["seglabel", "names"])
         if "seglabel" not in m:
             raise BadInput(f"{path}: no 'seglabel' variable")
-        seglabel = m["seglabel"]
+        seglabel = cast(np.ndarray, m["seglabel"])  # check_labels validates what it really is
         names = _cell_strings_v5(path, m["names"]) if "names" in m else None
     if names is None:
         raise BadInput(f"{path}: no 'names' variable")
@@ -276,7 +277,7 @@ class Seg2D:
         seglabel = _h5_matrix(self._file[self._refs[i]])
         if seglabel is None:
             return None
-        full, clean, warnings = check_labels(Path(where), seglabel, self._names, shape)
+        full, clean, _warnings = check_labels(Path(where), seglabel, self._names, shape)
         used = np.unique(full)
         used = used[used > 0]
         lut = np.zeros(len(clean) + 1, np.uint16)

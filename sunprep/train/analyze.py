@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,7 +160,7 @@ def write_analysis(a: Analysis, out: Path) -> list[Path]:
     out = Path(out)
     paths = []
 
-    def table(name: str, header: list[str], rows: list[list[object]]) -> None:
+    def table(name: str, header: list[str], rows: Sequence[Sequence[object]]) -> None:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(header)
@@ -179,7 +180,7 @@ def write_analysis(a: Analysis, out: Path) -> list[Path]:
     header = ["channel"] + [f"{c}_{k}" for k in range(len(domains)) for c in ("mean", "std")]
     stats = np.concatenate([a.channel_stats[d] for d in domains], axis=1)
     table("feature_stats.csv", header, [[c, *(f"{v:.6g}" for v in row)] for c, row in enumerate(stats)])
-    for rank, (sample, miou, img) in enumerate(a.panels, start=1):
+    for rank, (sample, _miou, img) in enumerate(a.panels, start=1):
         path = out / "worst" / f"{rank:02d}_{sample.replace('/', '_')}.png"
         with atomic_path(path) as tmp:
             img.save(tmp)

@@ -60,7 +60,7 @@ def run_study(cfg: CrossConfig, on_batch: OnBatch | None = None, on_epoch: OnEpo
         if done < cfg.epochs:
             run_cfg = replace(base, data=data[domain], out=out, init=ckpts.get(init or ""), resume=done > 0)
             label = name.replace("_to_", "->")
-            train(run_cfg, (lambda d, k, t, label=label: on_batch(f"{label}: {d}", k, t)) if on_batch else None, on_epoch)
+            train(run_cfg, _labelled(on_batch, label), on_epoch)
         ckpts[name] = out / "last.pt"
 
     device = pick_device(cfg.device)
@@ -122,3 +122,11 @@ def markdown(rows: list[Row], cfg: CrossConfig) -> str:
 
 def _num(x: float, empty: str, digits: int = 4) -> str:
     return empty if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _labelled(on_batch: OnBatch | None, label: str) -> OnBatch | None:
+    """Prefix each progress description with the run it belongs to (four runs share one bar)."""
+    if on_batch is None:
+        return None
+    inner = on_batch
+    return lambda d, k, t: inner(f"{label}: {d}", k, t)

@@ -214,6 +214,7 @@ def _assemble(
             if img.shape != images.shape[1:]:
                 raise TrainError(f"{ds.root}: {ids[k]} is {img.shape[:2]}, the split's first sample {images.shape[1:3]}")
             images = _store_image(images, k, img, f"{ds.root}: {ids[k]}")
+            assert labels is not None  # allocated with images
             labels[k] = lab
             on_file(k + 1, n)
     assert images is not None and labels is not None

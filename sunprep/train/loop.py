@@ -88,7 +88,7 @@ def _autocast(device: torch.device) -> torch.autocast:
 
 
 def prepare(model: UNet, device: torch.device) -> UNet:
-    return model.to(device=device, memory_format=torch.channels_last)
+    return model.to(device=device, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 @torch.no_grad()
