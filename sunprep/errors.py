@@ -6,6 +6,8 @@ these. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import traceback
+
 
 class SunprepError(Exception):
     """Base of every expected failure; the message is shown to the user as one line."""
@@ -41,3 +43,18 @@ class TrainError(SunprepError):
     """Training data, checkpoints or label spaces do not fit together."""
 
     exit_code = 5
+
+
+def skip_reason(err: Exception, where: object) -> tuple[str, str]:
+    """(one-line reason, traceback) for a failure while reading one item of a batch.
+
+    An expected failure is its own message, with no traceback. Anything else is a bug or a
+    damage nobody foresaw: the line names the item and the exception's type, and the traceback
+    goes into the run's report for debugging, so the batch can carry on without hiding it.
+    """
+    if isinstance(err, SunprepError):
+        return str(err), ""
+    message = str(err).strip().splitlines()
+    detail = f": {message[0][:300]}" if message else ""
+    tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    return f"{where}: unexpected {type(err).__name__}{detail}", tb

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -14,32 +14,23 @@ from rich.table import Table
 from sunprep.cli.app import app, guarded
 from sunprep.errors import PartialFailure
 from sunprep.progress import progress_bar
-from sunprep.sunrgbd.check import SceneCheck, scan_scenes, summarise
-from sunprep.sunrgbd.discover import discover_scenes
+from sunprep.sunrgbd.check import ScanConfig, SceneCheck, run_scan, summarise
 from sunprep.train.validate import DatasetCheck, check_dataset, is_training_layout
 
 
-@dataclass(frozen=True)
-class ScanConfig:
-    root: Path
-    depth: Literal["refined", "raw"] = "refined"  # which depth PNG to check
-    seg2d: Path | None = None  # toolbox SUNRGBD2Dseg.mat, a label source after seg.mat
-    seg2d_order: Path | None = None  # scene order of that file; default: SUNRGBDMeta.mat beside it
+def scan_with_bar(cfg: ScanConfig, quiet: bool = True) -> list[SceneCheck]:
+    """`run_scan` under a progress bar (stderr)."""
+    bar = progress_bar(quiet)
+    task = bar.add_task("scan", total=None)
 
+    def start(total: int) -> None:
+        bar.update(task, total=total)
+        bar.start()
 
-def run_scan(cfg: ScanConfig, quiet: bool = True) -> list[SceneCheck]:
-    """Discover, then check every scene under a progress bar (stderr)."""
-    scenes = discover_scenes(cfg.root)
-    with progress_bar(quiet) as bar:
-        task = bar.add_task("scan", total=len(scenes))
-        return scan_scenes(
-            scenes,
-            cfg.root,
-            depth=cfg.depth,
-            seg2d=cfg.seg2d,
-            seg2d_order=cfg.seg2d_order,
-            on_step=lambda done, _total: bar.update(task, completed=done),
-        )
+    try:
+        return run_scan(cfg, on_start=start, on_step=lambda done, _total: bar.update(task, completed=done))
+    finally:
+        bar.stop()
 
 
 def _table(checks: list[SceneCheck]) -> Table:
@@ -90,7 +81,7 @@ def scan(
         _scan_training_data(root, json_out, quiet)
         return
     cfg = ScanConfig(root=root, depth=depth, seg2d=seg2d, seg2d_order=seg2d_order)
-    checks = run_scan(cfg, quiet=quiet or json_out)
+    checks = scan_with_bar(cfg, quiet=quiet or json_out)
     summary = summarise(checks)
     if json_out:
         doc = {"root": str(root), "summary": asdict(summary), "scenes": [asdict(c) for c in checks]}

@@ -46,6 +46,7 @@ class Skipped:
 
     scene: str
     reason: str
+    traceback: str = ""  # for an unexpected failure (a bug or unforeseen damage); "" when expected
 
 
 MANIFEST_SCHEMA = pa.schema(
@@ -71,7 +72,6 @@ class State:
     """What an output folder already holds for the given settings."""
 
     done: tuple[Done, ...]
-    skipped: tuple[Skipped, ...]
 
 
 class Journal:
@@ -83,7 +83,9 @@ class Journal:
         self._file: TextIO | None = None
 
     def load(self) -> State:
-        """The done and skipped records of an interrupted run, of a finished one, or nothing.
+        """The finished samples of an interrupted run, of a finished one, or nothing.
+
+        Skipped scenes are not part of it: a re-run reads them again (they may have been fixed).
 
         Raises BadInput when the folder holds an export made with other settings: mixing two
         would leave files that no single run produces.
@@ -93,14 +95,13 @@ class Journal:
             return self._load_journal()
         if manifest.is_file():
             return self._load_manifest(manifest)
-        return State((), ())
+        return State(())
 
     def _mismatch(self, where: Path) -> BadInput:
         return BadInput(f"{where}: made with other export settings; use another --out or remove it")
 
     def _load_journal(self) -> State:
         done: list[Done] = []
-        skipped: list[Skipped] = []
         lines = self.path.read_text("utf-8").split("\n")
         try:
             header = json.loads(lines[0])
@@ -113,11 +114,9 @@ class Journal:
                 rec = json.loads(line)
             except ValueError:
                 continue  # the torn last line of a killed run (or the empty tail)
-            if "reason" in rec:
-                skipped.append(Skipped(**rec))
-            else:
+            if "reason" not in rec:
                 done.append(Done(**{**rec, "files": tuple(rec["files"]), "warnings": tuple(rec["warnings"])}))
-        return State(tuple(done), tuple(skipped))
+        return State(tuple(done))
 
     def _load_manifest(self, manifest: Path) -> State:
         table = pq.read_table(manifest)
@@ -129,11 +128,7 @@ class Journal:
             Done(**{k: v for k, v in r.items() if k in fields} | {"files": tuple(r["files"]), "warnings": tuple(r["warnings"])})
             for r in rows
         )
-        report = manifest.parent / "report.json"
-        skipped: tuple[Skipped, ...] = ()
-        if report.is_file():
-            skipped = tuple(Skipped(**s) for s in json.loads(report.read_text("utf-8")).get("skipped", []))
-        return State(done, skipped)
+        return State(done)
 
     def open(self, state: State) -> None:
         """Start appending; a fresh journal restates what a finished manifest already held."""
@@ -142,8 +137,7 @@ class Journal:
         self._file = self.path.open("a", encoding="utf-8")
         if fresh:
             self._write({"settings_sha256": self.settings_sha256})
-            records: list[Done | Skipped] = [*state.done, *state.skipped]
-            for rec in records:
+            for rec in state.done:
                 self.append(rec)
 
     def _write(self, obj: dict) -> None:

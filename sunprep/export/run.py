@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Literal
 
 from sunprep.atomic import write_text_atomic
-from sunprep.errors import BadInput
+from sunprep.errors import BadInput, skip_reason
 from sunprep.export.cityscapes import DepthEncoding, NpyWriter
 from sunprep.export.cityscapes_source import discover_frames, load_label_table
 from sunprep.export.formats import Writer, remove_staging
 from sunprep.export.manifest import Done, Journal, Skipped, write_manifest
 from sunprep.export.official import OfficialWriter
 from sunprep.export.resize import DEFAULT_FIT, Fit, plan, resize_image, resize_nearest
-from sunprep.export.sample import Encoded, Sample, checksum
+from sunprep.export.sample import Encoded, Meta, Sample, checksum
 from sunprep.export.shards import DEFAULT_SHARD_BYTES, ShardWriter
 from sunprep.export.sources import CityscapesJob, DepthChoice, SunrgbdJob, close_seg2d, seg2d_handle
 from sunprep.export.splits import SPLITS, hashed_split, load_split_file
@@ -138,20 +138,30 @@ def init_worker(writer: Writer, label_map: LabelMap | None, cfg: ExportConfig) -
 
 
 def export_one(job: SunrgbdJob | CityscapesJob) -> Encoded | Skipped:
-    """Read, resize, normalise and encode one scene; a bad input becomes a Skipped, not a crash."""
+    """Read, resize, normalise and encode one scene, then stage its files.
+
+    Whatever reading the scene raises becomes a Skipped (unexpected failures with their type and
+    traceback), never the end of the batch. Writing is another matter: a full disk or an
+    unwritable OUT fails every scene alike, so it stops the run.
+    """
     cfg: ExportConfig = _WORKER["cfg"]
-    seg2d = seg2d_handle(cfg.seg2d, cfg.seg2d_order) if cfg.seg2d is not None else None
     try:
-        loaded = job.load(_WORKER["label_map"], cfg.depth, seg2d)
-    except BadInput as err:
-        return Skipped(job.scene, str(err))
+        sample, meta = _read_one(job, cfg)
+        files = _WORKER["writer"].encode(sample)
+    except Exception as err:  # one scene's failure, whatever it is, is that scene's skip reason
+        reason, tb = skip_reason(err, job.scene)
+        return Skipped(job.scene, reason, tb)
+    writer: Writer = _WORKER["writer"]
+    return writer.stage(job.split, Encoded(meta, files, checksum(files), *cfg.size))
+
+
+def _read_one(job: SunrgbdJob | CityscapesJob, cfg: ExportConfig) -> tuple[Sample, Meta]:
+    seg2d = seg2d_handle(cfg.seg2d, cfg.seg2d_order) if cfg.seg2d is not None else None
+    loaded = job.load(_WORKER["label_map"], cfg.depth, seg2d)
     geom = plan(loaded.rgb.shape[:2], cfg.size, cfg.fit)
     # Labels are resized before the lookup: nearest sampling commutes with it, on 1/12 the pixels.
     label = loaded.lut[resize_nearest(loaded.labels, geom, fill=0)]
-    sample = Sample(resize_image(loaded.rgb, geom), label, resize_nearest(loaded.depth, geom, fill=0.0))
-    writer: Writer = _WORKER["writer"]
-    files = writer.encode(sample)
-    return writer.stage(job.split, Encoded(loaded.meta, files, checksum(files), *cfg.size))
+    return Sample(resize_image(loaded.rgb, geom), label, resize_nearest(loaded.depth, geom, fill=0.0)), loaded.meta
 
 
 # Fork on Linux: workers inherit the imported modules and the label map, so a run starts in
@@ -244,13 +254,20 @@ def classes_of(label_map: LabelMap | None) -> ClassTable:
     return load_label_table().classes if label_map is None else label_map.classes
 
 
-def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
-    """Export every scene under cfg.root into cfg.out; resumes whatever an earlier run finished.
+@dataclass(frozen=True)
+class Plan:
+    """What a valid configuration resolves to, before anything is written."""
 
-    Raises BadInput for unusable arguments or inputs as a whole, and (with `strict`) at the
-    first bad scene; otherwise bad scenes are returned in the report's `skipped`.
-    """
-    started = time.perf_counter()
+    label_map: LabelMap | None
+    fingerprint: str  # of the label mapping
+    settings: dict  # everything that decides the output bytes
+    settings_sha256: str
+    jobs: list[SunrgbdJob | CityscapesJob]
+    unlisted: list[Skipped]  # scenes the split file does not list
+
+
+def validate(cfg: ExportConfig) -> Plan:
+    """Check the arguments and inputs as a whole, and list the jobs; raises BadInput/MappingError."""
     if not 0.0 <= cfg.val_fraction <= 1.0:
         raise BadInput(f"--val-fraction: {cfg.val_fraction} is not between 0 and 1")
     if cfg.dataset == "cityscapes" and cfg.split_file:
@@ -264,64 +281,112 @@ def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
     settings = cfg.settings(fingerprint)
     settings_sha256 = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     jobs, unlisted = plan_jobs(cfg)
+    return Plan(label_map, fingerprint, settings, settings_sha256, jobs, unlisted)
 
-    out = Path(cfg.out)
+
+@dataclass
+class Progress:
+    """The resume state: what earlier runs finished, and what this run still has to do."""
+
+    journal: Journal
+    resumed: int  # samples done by earlier runs
+    todo: list[SunrgbdJob | CityscapesJob]
+    done: list[Done]
+    skipped: list[Skipped]
+    next_index: dict[str, int]
+
+
+def resume(out: Path, plan: Plan, hooks: Hooks) -> Progress:
+    """Open OUT's journal and decide what is left; raises BadInput when OUT cannot be resumed.
+
+    Only finished samples count as done: scenes an earlier run skipped are read again, so a
+    scene fixed since then is exported and a stale reason does not outlive its cause.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    journal = Journal(out, settings_sha256)
+    journal = Journal(out, plan.settings_sha256)
     state = journal.load()
     missing = [f for d in state.done for f in d.files if not (out / f).is_file()]
     if missing:
         raise BadInput(f"{out / missing[0]}: listed as done but missing; use a fresh --out")
     remove_stale_temporaries(out)
     journal.open(state)
-
-    finished = {d.scene for d in state.done} | {s.scene for s in state.skipped}
+    finished = {d.scene for d in state.done}
     # `job.scene` resolves paths (~0.4 ms a scene in the parent): only a resumed run needs it.
-    todo = [j for j in jobs if j.scene not in finished] if finished else jobs
-    done = list(state.done)
-    skipped = list(state.skipped)
-    for s in unlisted:
-        if s.scene not in finished:
-            skipped.append(s)
-            journal.append(s)
-            hooks.skip(s)
-    next_index: dict[str, int] = {split: sum(d.split == split for d in done) for split in SPLITS}
-    writer = make_writer(cfg, state.done)
+    todo = [j for j in plan.jobs if j.scene not in finished] if finished else list(plan.jobs)
+    skipped: list[Skipped] = []
+    for s in plan.unlisted:
+        skipped.append(s)
+        journal.append(s)
+        hooks.skip(s)
+    next_index: dict[str, int] = {split: sum(d.split == split for d in state.done) for split in SPLITS}
+    return Progress(journal, len(state.done), todo, list(state.done), skipped, next_index)
 
+
+def place_all(cfg: ExportConfig, plan: Plan, progress: Progress, hooks: Hooks) -> None:
+    """Run the workers and place their results in job order; the journal records each as it lands."""
+    writer = make_writer(cfg, tuple(progress.done))
+    journal, todo = progress.journal, progress.todo
     n_proc = min(cfg.jobs, max(1, len(todo)))
     try:
-        with OrderedPool(todo, n_proc, (writer, label_map, cfg)) as results:
+        with OrderedPool(todo, n_proc, (writer, plan.label_map, cfg)) as results:
             hooks.start(len(todo))
             for job, result in zip(todo, results, strict=True):
                 if isinstance(result, Skipped):
                     if cfg.strict:
                         raise BadInput(result.reason)
-                    skipped.append(result)
+                    progress.skipped.append(result)
                     journal.append(result)
                     hooks.skip(result)
                 else:
-                    index = next_index[job.split]
-                    next_index[job.split] += 1
-                    _record(journal, done, writer.put(job.split, index, result))
+                    index = progress.next_index[job.split]
+                    progress.next_index[job.split] += 1
+                    _record(journal, progress.done, writer.put(job.split, index, result))
                 hooks.step()
-        _record(journal, done, writer.close())
+        _record(journal, progress.done, writer.close())
     finally:
         journal.close()  # on an error too: what it holds so far is what a re-run resumes from
-        remove_staging(out)  # the pool has shut down; after an error, what workers staged ahead is unplaced
+        remove_staging(cfg.out)  # the pool has shut down; after an error, what workers staged ahead is unplaced
 
-    write_text_atomic(out / "classes.csv", classes_of(label_map).to_csv())
-    write_manifest(out, done, fingerprint, settings_sha256)
+
+def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
+    """Export every scene under cfg.root into cfg.out; resumes whatever an earlier run finished.
+
+    Raises BadInput for unusable arguments or inputs as a whole, and (with `strict`) at the
+    first bad scene; otherwise bad scenes are returned in the report's `skipped`.
+    """
+    started = time.perf_counter()
+    plan = validate(cfg)
+    out = Path(cfg.out)
+    try:
+        progress = resume(out, plan, hooks)
+        place_all(cfg, plan, progress, hooks)
+        return _finish(out, plan, progress, started)
+    except OSError as err:  # full disk, read-only or unwritable OUT, a file where a folder should be
+        raise output_error(err, out) from None
+
+
+def output_error(err: OSError, out: Path) -> BadInput:
+    """One line for a write that failed; what the journal recorded so far stays valid for a re-run."""
+    where = err.filename or out
+    return BadInput(f"{where}: cannot write ({err.strerror or err}); samples finished so far are kept, re-run to resume")
+
+
+def _finish(out: Path, plan: Plan, progress: Progress, started: float) -> ExportReport:
+    """The manifest, class table and report of a completed run; the journal goes last."""
+    done = progress.done
+    write_text_atomic(out / "classes.csv", classes_of(plan.label_map).to_csv())
+    write_manifest(out, done, plan.fingerprint, plan.settings_sha256)
     report = ExportReport(
         out=out,
         counts={split: sum(d.split == split for d in done) for split in SPLITS},
-        resumed=len(state.done),
-        skipped=tuple(skipped),
+        resumed=progress.resumed,
+        skipped=tuple(progress.skipped),
         warnings=tuple(w for d in sorted(done, key=lambda d: (d.split, d.index)) for w in d.warnings),
         seconds=time.perf_counter() - started,
-        processed=len(todo),
+        processed=len(progress.todo),
     )
-    write_text_atomic(out / "report.json", report_json(report, settings))
-    journal.remove()
+    write_text_atomic(out / "report.json", report_json(report, plan.settings))
+    progress.journal.remove()
     return report
 
 

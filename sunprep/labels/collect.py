@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sunprep.errors import BadInput, MappingError
+from sunprep.errors import MappingError, skip_reason
 from sunprep.sunrgbd.discover import discover_scenes
 from sunprep.sunrgbd.mat import Seg2D
 from sunprep.sunrgbd.scene import read_labels
@@ -34,6 +34,7 @@ class Collected:
     names: dict[str, NameCount]  # raw name exactly as stored -> counts
     scenes: int = 0
     skipped: list[str] = field(default_factory=list)  # "file: problem", one per unreadable scene
+    tracebacks: list[str] = field(default_factory=list)  # of the unexpected failures among them
 
 
 def collect_dataset(root: Path, on_step: Callable[[int, int], None] | None = None, seg2d: Seg2D | None = None) -> Collected:
@@ -46,8 +47,11 @@ def collect_dataset(root: Path, on_step: Callable[[int, int], None] | None = Non
     for i, scene_dir in enumerate(scenes, start=1):
         try:
             record = read_labels(scene_dir, root, seg2d=seg2d)
-        except BadInput as err:
-            out.skipped.append(str(err))
+        except Exception as err:  # whatever one scene raises is its skip reason, not the end of the batch
+            reason, tb = skip_reason(err, scene_dir)
+            out.skipped.append(reason)
+            if tb:
+                out.tracebacks.append(tb)
         else:
             out.scenes += 1
             rel = scene_dir.relative_to(root).as_posix() if scene_dir.is_relative_to(root) else str(scene_dir)

@@ -48,6 +48,7 @@ class NormalizeResult:
     warnings: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     scenes: int = 0
+    tracebacks: list[str] = field(default_factory=list)  # of the unexpected failures among `skipped`
 
 
 def run_normalize(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | None = None) -> NormalizeResult:
@@ -71,7 +72,7 @@ def run_normalize(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | No
     table = table.sort_values(["pixels", "images", "raw_label"], ascending=[False, False, True], kind="stable")
     return NormalizeResult(
         table.reset_index(drop=True), resolver.fingerprint(), [str(p) for p in mappings], resolver.conflicts,
-        resolver.warnings, collected.skipped, collected.scenes,
+        resolver.warnings, collected.skipped, collected.scenes, collected.tracebacks,
     )
 
 
@@ -127,6 +128,7 @@ def write_outputs(result: NormalizeResult, cfg: NormalizeConfig, out: Path) -> l
     meta = {
         "config": {k: (str(v) if isinstance(v, Path) else [str(p) for p in v] if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
         "mappings": result.mappings, "summary": summarise(result), "skipped": result.skipped, "warnings": result.warnings,
+        "tracebacks": result.tracebacks,
     }
     write_text_atomic(paths[4], json.dumps(meta, indent=2) + "\n")
     return paths

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from sunprep.errors import BadInput
+from sunprep.errors import skip_reason
 from sunprep.sunrgbd.depth import read_depth_png
+from sunprep.sunrgbd.discover import discover_scenes
 from sunprep.sunrgbd.mat import Seg2D, open_seg2d
 from sunprep.sunrgbd.scene import (
     find_depth,
@@ -40,6 +41,7 @@ class SceneCheck:
     depth_source: str
     problems: tuple[str, ...]  # one line each, `f"{file}: {problem}"`
     warnings: tuple[str, ...]  # recovered from; not problems
+    tracebacks: tuple[str, ...] = ()  # of the unexpected problems (a reader bug or unforeseen damage)
 
     @property
     def ok(self) -> bool:
@@ -53,20 +55,26 @@ def check_scene(
     depth: Literal["refined", "raw"] = "refined",
     seg2d: Seg2D | None = None,
 ) -> SceneCheck:
-    """Run every part reader of `read_scene` on its own and collect the BadInput lines.
+    """Run every part reader of `read_scene` on its own and collect what each raises.
 
     Parts that need the image size (depth, labels) are checked against it when the image
-    decodes, and on their own terms otherwise.
+    decodes, and on their own terms otherwise. A part failing in a way nobody foresaw is a
+    problem like any other (named with its exception type, its traceback kept), not the end
+    of the scan.
     """
     scene_dir = Path(scene_dir)
     rel = rel_posix(scene_dir, root)
     problems: list[str] = []
+    tracebacks: list[str] = []
 
     def attempt(part: Callable[[], T]) -> T | None:
         try:
             return part()
-        except BadInput as err:
-            problems.append(str(err))
+        except Exception as err:  # every part's failure is listed; the other parts are still checked
+            reason, tb = skip_reason(err, scene_dir)
+            problems.append(reason)
+            if tb:
+                tracebacks.append(tb)
             return None
 
     image = attempt(lambda: find_image(scene_dir))
@@ -90,6 +98,7 @@ def check_scene(
         depth_source=found[1] if found else "",
         problems=tuple(problems),
         warnings=record.warnings if record else (),
+        tracebacks=tuple(tracebacks),
     )
 
 
@@ -119,6 +128,28 @@ def summarise(checks: list[SceneCheck]) -> ScanSummary:
         sizes=_count([f"{c.width}x{c.height}" if c.width else "?" for c in checks]),
         scene_types=_count([c.scene_type or "?" for c in checks]),
     )
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    root: Path
+    depth: Literal["refined", "raw"] = "refined"  # which depth PNG to check
+    seg2d: Path | None = None  # toolbox SUNRGBD2Dseg.mat, a label source after seg.mat
+    seg2d_order: Path | None = None  # scene order of that file; default: SUNRGBDMeta.mat beside it
+
+
+def run_scan(
+    cfg: ScanConfig, on_start: Callable[[int], None] | None = None, on_step: Callable[[int, int], None] | None = None
+) -> list[SceneCheck]:
+    """Discover the scenes under cfg.root, then check every one; raises BadInput when there are none.
+
+    `on_start(total)` runs once discovery has succeeded (a progress bar starts there, so a
+    failed discovery prints its one line alone).
+    """
+    scenes = discover_scenes(cfg.root)
+    if on_start is not None:
+        on_start(len(scenes))
+    return scan_scenes(scenes, cfg.root, depth=cfg.depth, seg2d=cfg.seg2d, seg2d_order=cfg.seg2d_order, on_step=on_step)
 
 
 def scan_scenes(
