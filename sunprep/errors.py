@@ -54,7 +54,12 @@ def skip_reason(err: Exception, where: object) -> tuple[str, str]:
     """
     if isinstance(err, SunprepError):
         return str(err), ""
-    message = str(err).strip().splitlines()
-    detail = f": {message[0][:300]}" if message else ""
+    detail = f": {first_line(err)}" if str(err).strip() else ""
     tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
     return f"{where}: unexpected {type(err).__name__}{detail}", tb
+
+
+def first_line(err: BaseException) -> str:
+    """A library's message for an error, cut to its first line (or its type when it has none)."""
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__

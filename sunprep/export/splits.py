@@ -16,9 +16,9 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import numpy as np
-import scipy.io
 
 from sunprep.errors import BadInput
+from sunprep.sunrgbd.mat import load_v5
 
 Split = Literal["train", "val"]
 SPLITS: tuple[Split, ...] = ("train", "val")
@@ -71,10 +71,7 @@ def _paths(mat: dict, name: str, source: str) -> list[str]:
 def load_split_file(path: Path) -> SplitTable:
     """Read `allsplit.mat`; raises BadInput if it is not a MAT file or lists a scene twice."""
     source = str(path)
-    try:
-        mat = scipy.io.loadmat(path, variable_names=["alltrain", "alltest"])
-    except (OSError, ValueError, TypeError, NotImplementedError) as err:
-        raise BadInput(f"{source}: not a readable MATLAB v5 split file ({err})") from None
+    mat = load_v5(Path(path), ["alltrain", "alltest"])  # a text list, an empty or a v7.3 file: one line
     by_key: dict[str, Split] = {}
     pairs: tuple[tuple[Split, str], ...] = (("train", "alltrain"), ("val", "alltest"))
     for split, var in pairs:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,7 @@ import pandas as pd
 from rapidfuzz import process
 
 from sunprep.errors import MappingError
+from sunprep.inputs import regular_file
 from sunprep.labels.canonical import canonical
 from sunprep.labels.classes import ClassTable
 
@@ -93,15 +95,18 @@ def parse_mapping(text: str, source: str, classes: ClassTable, kind: str = "user
     header = [h.strip() for h in reader.fieldnames or []]
     reader.fieldnames = header
     table = MappingTable(source)
-    if all(c in header for c in SEGLIST_COLUMNS):
-        _read_seglist(reader, table, classes)
-    elif "class" in header and ("raw_label" in header or "clean_label" in header):
-        _read_simple(reader, table, classes, "raw_label" if "raw_label" in header else "clean_label", kind)
-    else:
-        raise MappingError(
-            f"{source}:1: missing columns: want `raw_label,class`, `clean_label,class` or the seglistall "
-            f"columns {', '.join(SEGLIST_COLUMNS)}; found {', '.join(header) or 'none'}"
-        )
+    try:
+        if all(c in header for c in SEGLIST_COLUMNS):
+            _read_seglist(reader, table, classes)
+        elif "class" in header and ("raw_label" in header or "clean_label" in header):
+            _read_simple(reader, table, classes, "raw_label" if "raw_label" in header else "clean_label", kind)
+        else:
+            raise MappingError(
+                f"{source}:1: missing columns: want `raw_label,class`, `clean_label,class` or the seglistall "
+                f"columns {', '.join(SEGLIST_COLUMNS)}; found {', '.join(header) or 'none'}"
+            )
+    except csv.Error as err:  # e.g. a field over the csv module's 128 KiB limit: no mapping row is that long
+        raise MappingError(f"{source}:{reader.line_num}: not a readable CSV row ({err})") from None
     return table
 
 
@@ -122,7 +127,7 @@ def _read_seglist(reader: csv.DictReader, table: MappingTable, classes: ClassTab
         if not clean:
             raise MappingError(f"{where}: empty clean_label for {raw!r}")
         _put(exact, raw, Entry(clean, where, "exact"), "original_labels")
-        weight = _number(row.get("number of images"))
+        weight = _number(row.get("number of images"), f"{where}: number of images")
         key = canonical(raw)
         if key not in table.raw_to_clean or weight > weights[key]:
             table.raw_to_clean[key] = Entry(clean, where, "exact")
@@ -154,18 +159,22 @@ def _read_simple(reader: csv.DictReader, table: MappingTable, classes: ClassTabl
         _put(rules, key, Entry(class_of(target, classes, where), where, kind), column)
 
 
-def _number(text: str | None) -> float:
+def _number(text: str | None, where: str) -> float:
+    """A finite count (empty or unparsable: 0); `inf`/`nan` would poison every tie-break weight."""
     try:
-        return float(text or 0)
+        value = float(text or 0)
     except ValueError:
         return 0.0
+    if not math.isfinite(value):
+        raise MappingError(f"{where}: {text!r} is not a finite number")
+    return value
 
 
 def _seg37_index(text: str, where: str) -> int:
     """`5`, `5.0`, `0`, `-1` or empty (pandas writes floats when a column has gaps)."""
     try:
         return int(float(text)) if text.strip() else 0
-    except ValueError:
+    except (ValueError, OverflowError):  # "nan", "inf"
         raise MappingError(f"{where}: seg37list index {text!r} is not a number") from None
 
 
@@ -173,7 +182,7 @@ def read_mapping(path: Path, classes: ClassTable) -> MappingTable:
     """One user-given mapping file, as passed to `--mapping`."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = regular_file(path, MappingError).read_bytes()
     except OSError as err:
         raise MappingError(f"{path}: cannot read ({err.strerror})") from None
     return parse_mapping(_decode(data, str(path)), str(path), classes)

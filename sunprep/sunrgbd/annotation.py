@@ -11,7 +11,6 @@ BadInput.
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from sunprep.errors import BadInput
+from sunprep.inputs import regular_file
 from sunprep.sunrgbd.records import LabelRecord
 
 # A `"name"` string whose body holds raw double quotes: the body runs to the last quote that is
@@ -32,25 +32,47 @@ def _escape_name(match: re.Match[str]) -> str:
     return match.group(1) + body + match.group(3)
 
 
+def _loads(path: Path, text: str) -> object:
+    """`json.loads`, with the limits of Python's parser as one line each (JSONDecodeError passes)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise BadInput(f"{path}: JSON nested too deeply to read") from None
+    except ValueError as err:  # e.g. an integer of more than 4,300 digits (int_max_str_digits)
+        raise BadInput(f"{path}: unreadable JSON value ({str(err).splitlines()[0]})") from None
+
+
 def parse_index_json(path: Path) -> tuple[dict, tuple[str, ...]]:
     """Load the JSON object, repairing unescaped quotes inside names; returns (data, warnings)."""
     try:
-        text = path.read_text(encoding="utf-8-sig", errors="replace")  # -sig: tolerate a BOM
+        raw = regular_file(path).read_bytes()
     except OSError as err:
         raise BadInput(f"{path}: cannot read ({err.strerror})") from None
     warnings: list[str] = []
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8-sig")  # -sig: tolerate a BOM
+    except UnicodeDecodeError as err:
+        text = raw.decode("utf-8-sig", errors="replace")
+        warnings.append(f"{path}: not valid UTF-8 (first bad byte at offset {err.start}); undecodable bytes became U+FFFD")
+    try:
+        data = _loads(path, text)
     except json.JSONDecodeError as err:
         repaired = _BROKEN_NAME.sub(_escape_name, text)
         try:
-            data = json.loads(repaired)
+            data = _loads(path, repaired)
         except json.JSONDecodeError:
             raise BadInput(f"{path}: malformed JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
         warnings.append(f"{path}: repaired malformed JSON (unescaped quotes in an object name)")
     if not isinstance(data, dict):
         raise BadInput(f"{path}: expected a JSON object at top level, found {type(data).__name__}")
     return data, tuple(warnings)
+
+
+# No image is a million pixels wide; a vertex beyond this is damage, not an off-image point, and
+# would overflow the rasteriser (or, as a 300-digit integer, a float conversion).
+MAX_COORD = 1e6
 
 
 def _points(poly: dict) -> list[tuple[float, float]] | None:
@@ -62,7 +84,7 @@ def _points(poly: dict) -> list[tuple[float, float]] | None:
     for x, y in zip(xs, ys):
         if isinstance(x, bool) or isinstance(y, bool) or not isinstance(x, (int, float)) or not isinstance(y, (int, float)):
             return None
-        if not (math.isfinite(x) and math.isfinite(y)):
+        if not (abs(x) <= MAX_COORD and abs(y) <= MAX_COORD):  # also NaN; ints too big for a float
             return None
         pts.append((float(x), float(y)))
     return pts

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sunprep.errors import BadInput
+from sunprep.inputs import regular_file
 
 MAX_DEPTH_M = 8.0  # the toolbox (read3dPoints.m) sets everything beyond 8 m to 8 m
 
@@ -41,7 +42,7 @@ def read_depth_png(path: Path, shape: tuple[int, int] | None) -> np.ndarray:
     its values would decode to nonsense distances.
     """
     try:
-        with Image.open(path) as im:
+        with Image.open(regular_file(path)) as im:
             im.load()
             mode = im.mode
             raw = np.asarray(im)

@@ -21,7 +21,8 @@ import numpy as np
 from scipy.io import loadmat
 from scipy.io.matlab import MatReadError
 
-from sunprep.errors import BadInput
+from sunprep.errors import BadInput, first_line
+from sunprep.inputs import regular_file
 from sunprep.sunrgbd.records import LabelRecord
 
 SEG2D_SOURCE = "SUNRGBD2Dseg.mat"
@@ -65,7 +66,25 @@ def check_labels(
             clean.append("")
             unused_bad += 1
     warnings = (f"{path}: {unused_bad} unused empty or non-string name(s)",) if unused_bad else ()
+    if top > 0xFFFF:  # uint16 would wrap these onto other names: keep the used ones, renumbered
+        return _compact(path, a, clean, warnings)
     return a.astype(np.uint16), tuple(clean), warnings
+
+
+def _compact(
+    path: Path, a: np.ndarray, names: list[str], warnings: tuple[str, ...]
+) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    """Labels beyond 65,535 renumbered onto the names in use, exactly; BadInput when those do not fit."""
+    used, inverse = np.unique(a.astype(np.int64), return_inverse=True)
+    if used[0] == 0:
+        used = used[1:]
+    else:
+        inverse = inverse + 1
+    if len(used) > 0xFFFF:
+        raise BadInput(f"{path}: {len(used)} distinct labels in use; a uint16 label map holds 65,535")
+    kept = tuple(names[k - 1] for k in used)
+    note = f"{path}: {len(names)} names renumbered to the {len(kept)} in use (labels beyond 65,535)"
+    return inverse.reshape(a.shape).astype(np.uint16), kept, (*warnings, note)
 
 
 def _cell_strings_v5(path: Path, cell: object) -> list[str | None]:
@@ -115,7 +134,10 @@ def _h5_matrix(ds: h5py.Dataset) -> np.ndarray | None:
 
 # What scipy raises on damaged v5 files varies with the damage: a truncated stream alone gives
 # ValueError, zlib.error, EOFError, IndexError or struct.error depending on where it stops.
-_V5_ERRORS = (MatReadError, ValueError, TypeError, IndexError, EOFError, OSError, zlib.error, struct.error, UnicodeDecodeError)
+_V5_ERRORS = (
+    MatReadError, ValueError, TypeError, IndexError, EOFError, OSError, zlib.error, struct.error, UnicodeDecodeError,
+    NotImplementedError, OverflowError, MemoryError, RecursionError, KeyError, AttributeError,
+)  # fmt: skip
 
 
 def load_v5(path: Path, variables: Sequence[str]) -> dict[str, object]:
@@ -125,17 +147,18 @@ def load_v5(path: Path, variables: Sequence[str]) -> dict[str, object]:
     scipy trips over first.
     """
     try:
-        with path.open("rb") as f:
+        with regular_file(path).open("rb") as f:
             header = f.read(128)
     except OSError as err:
         raise BadInput(f"{path}: cannot read ({err.strerror})") from None
     if len(header) < 128 or header[126:128] not in (b"IM", b"MI") or not header.startswith(b"MATLAB"):
         raise BadInput(f"{path}: not a MATLAB v5 MAT-file (no MAT-file header)")
+    if h5py.is_hdf5(path):
+        raise BadInput(f"{path}: a MATLAB v7.3 (HDF5) file; expected MATLAB v5 (save with -v7 or older)")
     try:
         return loadmat(path, squeeze_me=False, variable_names=list(variables))
     except _V5_ERRORS as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise BadInput(f"{path}: not a readable MATLAB file ({first})") from None
+        raise BadInput(f"{path}: not a readable MATLAB file ({first_line(err)})") from None
 
 
 def read_seg_mat(path: Path, shape: tuple[int, int] | None) -> LabelRecord:
@@ -144,14 +167,8 @@ def read_seg_mat(path: Path, shape: tuple[int, int] | None) -> LabelRecord:
     `seginstances`, when present, is not needed for semantic labels and is not read. A v7.3
     (HDF5) `seg.mat` is accepted too, with the same variables.
     """
-    if h5py.is_hdf5(path):
-        with h5py.File(path, "r") as f:
-            if "seglabel" not in f:
-                raise BadInput(f"{path}: no 'seglabel' variable")
-            seglabel = _h5_matrix(f["seglabel"])
-            names = _h5_cell_strings(f, f["names"]) if "names" in f else None
-        if seglabel is None:
-            raise BadInput(f"{path}: 'seglabel' is empty")
+    if h5py.is_hdf5(regular_file(path)):
+        seglabel, names = _read_seg_v73(path)
     else:
         m = load_v5(path, ["seglabel", "names"])
         if "seglabel" not in m:
@@ -162,6 +179,39 @@ def read_seg_mat(path: Path, shape: tuple[int, int] | None) -> LabelRecord:
         raise BadInput(f"{path}: no 'names' variable")
     labels, clean, warnings = check_labels(path, seglabel, names, shape)
     return LabelRecord(labels, clean, "seg.mat", warnings)
+
+
+# What h5py raises on damaged files varies with the damage too: a bad superblock or a truncated
+# file gives OSError, an object of the wrong kind TypeError or AttributeError, a dangling
+# reference ValueError or KeyError.
+_H5_ERRORS = (OSError, TypeError, ValueError, KeyError, AttributeError, RuntimeError, IndexError, OverflowError, MemoryError)
+
+
+def _dataset(f: h5py.File, name: str) -> h5py.Dataset | None:
+    """The variable `name` as a dataset, None when absent; BadInput when it is a group (a struct)."""
+    if name not in f:
+        return None
+    obj = f[name]
+    if not isinstance(obj, h5py.Dataset):
+        raise BadInput(f"{f.filename}: '{name}' is a {type(obj).__name__.lower()}, not an array")
+    return obj
+
+
+def _read_seg_v73(path: Path) -> tuple[np.ndarray, list[str | None] | None]:
+    """`seglabel` and `names` of a v7.3 seg.mat; every h5py failure is one BadInput line."""
+    try:
+        with h5py.File(path, "r") as f:
+            ds = _dataset(f, "seglabel")
+            if ds is None:
+                raise BadInput(f"{path}: no 'seglabel' variable")
+            seglabel = _h5_matrix(ds)
+            names_ds = _dataset(f, "names")
+            names = _h5_cell_strings(f, names_ds) if names_ds is not None else None
+    except _H5_ERRORS as err:
+        raise BadInput(f"{path}: not a readable MATLAB v7.3 (HDF5) file ({first_line(err)})") from None
+    if seglabel is None:
+        raise BadInput(f"{path}: 'seglabel' is empty")
+    return seglabel, names
 
 
 def scene_key(path: str) -> str:
@@ -186,12 +236,16 @@ def read_order(source: Path) -> list[str]:
     other. A text list holds one scene folder or image path per line (blank lines ignored), as in
     the toolbox's split lists.
     """
+    regular_file(source)
     if source.suffix == ".mat" and h5py.is_hdf5(source):
-        with h5py.File(source, "r") as f:
-            group = f.get("SUNRGBDMeta")
-            if not isinstance(group, h5py.Group) or "sequenceName" not in group:
-                raise BadInput(f"{source}: no struct array SUNRGBDMeta with field sequenceName")
-            names = [_h5_char(f[ref]) for ref in np.asarray(group["sequenceName"][()]).ravel()]
+        try:
+            with h5py.File(source, "r") as f:
+                group = f.get("SUNRGBDMeta")
+                if not isinstance(group, h5py.Group) or "sequenceName" not in group:
+                    raise BadInput(f"{source}: no struct array SUNRGBDMeta with field sequenceName")
+                names = [_h5_char(f[ref]) for ref in np.asarray(group["sequenceName"][()]).ravel()]
+        except _H5_ERRORS as err:
+            raise BadInput(f"{source}: not a readable MATLAB v7.3 (HDF5) file ({first_line(err)})") from None
         if any(n is None for n in names):
             raise BadInput(f"{source}: SUNRGBDMeta(i).sequenceName is not text everywhere")
         return [scene_key(n) for n in names if n is not None]
@@ -200,8 +254,8 @@ def read_order(source: Path) -> list[str]:
             m = loadmat(source, squeeze_me=True, struct_as_record=False, variable_names=["SUNRGBDMeta"])
             meta = np.atleast_1d(m["SUNRGBDMeta"])
             return [scene_key(str(entry.sequenceName)) for entry in meta]
-        except (MatReadError, ValueError, TypeError, OSError, NotImplementedError, KeyError, AttributeError) as err:
-            raise BadInput(f"{source}: no readable SUNRGBDMeta(i).sequenceName ({err})") from None
+        except _V5_ERRORS as err:
+            raise BadInput(f"{source}: no readable SUNRGBDMeta(i).sequenceName ({first_line(err)})") from None
     try:
         lines = source.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
@@ -307,11 +361,10 @@ def open_seg2d(path: Path, order: Sequence[str] | Path | None = None) -> Seg2D:
     `SUNRGBDtoolbox/Metadata/`).
     """
     path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"{path}: no such file")
+    regular_file(path)
     if order is None:
         meta = path.with_name("SUNRGBDMeta.mat")
-        if not meta.is_file():
+        if not meta.exists():
             raise BadInput(f"{path}: no scene order given and no {meta.name} beside it")
         order = read_order(meta)
     elif isinstance(order, Path):

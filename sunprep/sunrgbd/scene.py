@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sunprep.errors import BadInput
+from sunprep.inputs import regular_file
 from sunprep.sunrgbd.annotation import read_index_json
 from sunprep.sunrgbd.depth import read_depth_png
 from sunprep.sunrgbd.mat import Seg2D, read_seg_mat
@@ -77,7 +78,7 @@ def find_image(scene_dir: Path) -> Path:
 def image_shape(path: Path) -> tuple[int, int]:
     """(H, W) from the JPEG header alone: label-only reads need the size, not the pixels."""
     try:
-        with Image.open(path) as im:
+        with Image.open(regular_file(path)) as im:
             return im.height, im.width
     except (OSError, UnidentifiedImageError) as err:
         raise BadInput(f"{path}: not a readable JPEG ({err})") from None
@@ -86,7 +87,7 @@ def image_shape(path: Path) -> tuple[int, int]:
 def read_rgb(path: Path) -> np.ndarray:
     """Decode the JPEG fully (a truncated file fails here, not later) to uint8 (H, W, 3)."""
     try:
-        with Image.open(path) as im:
+        with Image.open(regular_file(path)) as im:
             im.load()
             return np.asarray(im if im.mode == "RGB" else im.convert("RGB"), dtype=np.uint8)
     except (OSError, UnidentifiedImageError, SyntaxError) as err:
@@ -114,7 +115,7 @@ def find_depth(scene_dir: Path, image: Path | None, depth: Literal["refined", "r
 
 def _read_matrix(path: Path, rows: int, cols: int) -> np.ndarray:
     try:
-        values = np.array(path.read_text(encoding="utf-8").split(), dtype=np.float64)
+        values = np.array(regular_file(path).read_text(encoding="utf-8").split(), dtype=np.float64)
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise BadInput(f"{path}: not a whitespace-separated matrix ({err})") from None
     if values.size != rows * cols:
@@ -137,7 +138,7 @@ def read_scene_type(scene_dir: Path) -> str:
     """`scene.txt` stripped (e.g. "bedroom"); "" when absent."""
     path = scene_dir / "scene.txt"
     try:
-        return path.read_text(encoding="utf-8", errors="replace").strip() if path.is_file() else ""
+        return regular_file(path).read_text(encoding="utf-8", errors="replace").strip() if path.exists() else ""
     except OSError as err:
         raise BadInput(f"{path}: cannot read ({err.strerror})") from None
 
@@ -149,7 +150,7 @@ def labels_for(scene_dir: Path, rel_path: str, shape: tuple[int, int], seg2d: Se
     beside it. A scene with none of these gets an all-zero map and label_source "none".
     """
     seg = scene_dir / "seg.mat"
-    if seg.is_file():
+    if seg.exists():  # not is_file(): a FIFO or folder here is reported, not passed over
         return read_seg_mat(seg, shape)
     if seg2d is not None:
         record = seg2d.lookup(rel_path, shape)
@@ -157,7 +158,7 @@ def labels_for(scene_dir: Path, rel_path: str, shape: tuple[int, int], seg2d: Se
             return record
     for name in ANNOTATION_DIRS:
         index = scene_dir / name / "index.json"
-        if index.is_file():
+        if index.exists():
             return read_index_json(index, shape, f"{name}/index.json")
     return LabelRecord(np.zeros(shape, np.uint16), (), "none", ())
 
