@@ -23,7 +23,7 @@ from fixtures.server import serve
 from sunprep.errors import BadInput, FetchError
 from sunprep.fetch.directory import Member
 from sunprep.fetch.ranged import plan_runs
-from sunprep.fetch.run import FetchConfig, run_fetch
+from sunprep.fetch.run import LOCK, FetchConfig, run_fetch
 from sunprep.fetch.store import STAGING
 
 KV2 = "SUNRGBD/kv2/kinect2data/"
@@ -61,7 +61,7 @@ def test_only_kv2_members_arrive_byte_identical(release: Path, tmp_path: Path) -
     want = {name: data for name, data in tree_files(release.parent / "tree").items() if name.startswith(KV2)}
     assert tree_files(tmp_path) == want
     assert len(want) == part.files == part.fetched > 50 and part.present == 0 and part.failed == ()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["SUNRGBD"]  # staging folder gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK, "SUNRGBD"]  # staging folder gone, the lock file stays
     assert sorted(p.name for p in (tmp_path / "SUNRGBD").iterdir()) == ["kv2"]
 
 
@@ -170,13 +170,13 @@ def test_member_escaping_the_destination_is_refused(tmp_path: Path) -> None:
 
 def test_bad_inputs_are_one_line_errors(release: Path, tmp_path: Path) -> None:
     with pytest.raises(FetchError, match=r"no file in the archive under SUNRGBD/kv9"):
-        fetch(str(release), tmp_path / "a", subset="kv9")
+        fetch(str(release), tmp_path / "a", subsets=("kv9",))
     with pytest.raises(FetchError, match=r"no file in the folder under SUNRGBD/kv9"):
-        fetch(str(release.parent / "tree"), tmp_path / "a2", subset="kv9")
+        fetch(str(release.parent / "tree"), tmp_path / "a2", subsets=("kv9",))
     with pytest.raises(BadInput, match="no such file or folder"):
         fetch(str(tmp_path / "absent.zip"), tmp_path / "b")
     with pytest.raises(BadInput, match="not a folder inside"):
-        fetch(str(release), tmp_path / "c", subset="../etc")
+        fetch(str(release), tmp_path / "c", subsets=("../etc",))
     (tmp_path / "not.zip").write_bytes(b"plain text, no zip here" * 10)
     with pytest.raises(FetchError, match="not a readable zip archive"):
         fetch(str(tmp_path / "not.zip"), tmp_path / "d")

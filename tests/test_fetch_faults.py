@@ -14,7 +14,7 @@ from fixtures.archive import ZipLayout, pack_dataset, write_release
 from fixtures.server import Faults, serve
 from sunprep.cli.app import app
 from sunprep.errors import FetchError
-from sunprep.fetch.run import FetchConfig, run_fetch
+from sunprep.fetch.run import LOCK, FetchConfig, run_fetch
 from sunprep.fetch.sources import RangesIgnored
 
 KV2 = "SUNRGBD/kv2/kinect2data/"
@@ -32,7 +32,7 @@ def expected(release: Path) -> dict[str, bytes]:
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != LOCK}
 
 
 def fetch(url: str, dest: Path, **kw) -> list:

@@ -19,7 +19,16 @@ from rich.progress import (
 
 from sunprep.cli.app import app, guarded
 from sunprep.errors import FetchError
-from sunprep.fetch.run import MAPPING_URL, OFFICIAL_URL, TOOLBOX_URL, FetchConfig, PartReport, run_fetch
+from sunprep.fetch.run import (
+    DEFAULT_SUBSET,
+    MAPPING_URL,
+    OFFICIAL_URL,
+    TOOLBOX_URL,
+    FetchConfig,
+    Hooks,
+    PartReport,
+    run_fetch,
+)
 
 
 def _byte_bar(quiet: bool) -> Progress:
@@ -38,9 +47,10 @@ def _size(n: int) -> str:
 def summary(part: PartReport) -> str:
     """One line: files, bytes fetched against the whole archive, retries, failures."""
     whole = f" of a {_size(part.archive_bytes)} archive" if part.archive_bytes is not None else ""
+    moved = f"; redirected to {part.redirected_to}" if part.redirected_to else ""
     return (f"{part.what}: {part.files} file{'s' * (part.files != 1)} ({part.fetched} fetched, {part.present} "
             f"already present), {_size(part.bytes_fetched)} fetched{whole}, {part.retries} retries, "
-            f"{len(part.failed)} failed")
+            f"{len(part.failed)} failed{moved}")
 
 
 @app.command()
@@ -48,7 +58,7 @@ def summary(part: PartReport) -> str:
 def fetch(
     source: Annotated[str, typer.Option(help="SUNRGBD.zip as a URL, a local zip, or a folder already unpacked")] = OFFICIAL_URL,
     dest: Annotated[Path, typer.Option(file_okay=False, help="where SUNRGBD/<subset>/ is written")] = Path("data"),
-    subset: Annotated[str, typer.Option(help="folder inside the archive's SUNRGBD/ to fetch")] = "kv2/kinect2data",
+    subset: Annotated[list[str] | None, typer.Option(help="folder inside the archive's SUNRGBD/ to fetch; repeat it for several, or `all` for every sensor [default: kv2/kinect2data]")] = None,
     jobs: Annotated[int, typer.Option(min=1, help="range requests in flight at once")] = 4,
     retries: Annotated[int, typer.Option(min=0, help="consecutive failures per request before giving up on it")] = 5,
     full: Annotated[bool, typer.Option("--full", help="stream the whole archive once (for a server without byte ranges)")] = False,
@@ -61,8 +71,8 @@ def fetch(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Download only the subset's members out of SUNRGBD.zip (range requests), check each CRC-32, resume."""
-    cfg = FetchConfig(dest=dest, source=source, subset=subset, jobs=jobs, retries=retries, full=full,
-                      toolbox=toolbox, toolbox_source=toolbox_source, seg2d=seg2d,
+    cfg = FetchConfig(dest=dest, source=source, subsets=tuple(subset or (DEFAULT_SUBSET,)), jobs=jobs,
+                      retries=retries, full=full, toolbox=toolbox, toolbox_source=toolbox_source, seg2d=seg2d,
                       mapping_url=mapping_url or (MAPPING_URL if mapping else None), timeout=timeout)
     with _byte_bar(quiet) as bar:
         task: list[TaskID] = []
@@ -70,7 +80,12 @@ def fetch(
         def start(what: str, total: int) -> None:
             task.append(bar.add_task(what, total=total or None))
 
-        reports = run_fetch(cfg, on_start=start, on_bytes=lambda n: bar.advance(task[-1], n))
+        def retrying(what: str, problem: str, k: int, of: int, wait: float) -> None:
+            if not quiet:  # above the bar, on stderr
+                bar.console.print(f"retrying {what}: {problem} (retry {k} of {of} in {wait:.1f} s)",
+                                  markup=False, highlight=False)
+
+        reports = run_fetch(cfg, Hooks(start, lambda n: bar.advance(task[-1], n), retrying))
     for part in reports:
         typer.echo(summary(part))
         for line in part.failed:

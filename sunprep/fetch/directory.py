@@ -10,6 +10,7 @@ directory, and nothing else of the archive is touched.
 from __future__ import annotations
 
 import io
+import stat
 import zipfile
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from sunprep.fetch.stream import RangeStream
 
 TAIL = 4096  # first request: the end records (98 bytes with ZIP64) and the directory's last entries
 LOCAL_HEADER = 30  # fixed part of a local file header
+UNIX = 3  # "version made by" host system whose external attributes hold st_mode
+SYMLINK = "a symbolic link in the archive; links are not extracted (a link could point outside the destination)"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Member:
     method: int
     flags: int
     raw_name: bytes  # as stored, to check the local header names the same member
+    is_symlink: bool = False  # a Unix link (its data is the target path): never extracted
 
     @property
     def is_dir(self) -> bool:
@@ -114,8 +118,9 @@ def read_directory(source: Source, policy: RetryPolicy, tally: Tally) -> Directo
         raw_name = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
         if info.header_offset + LOCAL_HEADER + len(raw_name) + info.compress_size > end:
             raise FetchError(f"{source.name}: member {info.orig_filename} overlaps the next one; corrupt directory")
+        link = info.create_system == UNIX and stat.S_ISLNK(info.external_attr >> 16)
         members.append(Member(info.orig_filename, info.header_offset, end, info.compress_size, info.file_size,
-                              info.CRC, info.compress_type, info.flag_bits, raw_name))
+                              info.CRC, info.compress_type, info.flag_bits, raw_name, link))
     return Directory(size, archive.start_dir, tuple(members), ranged.tail)
 
 

@@ -22,6 +22,11 @@ LOCAL = struct.Struct("<4sHHHHHIIIHH")
 STORED, DEFLATED = 0, 8
 HAS_DESCRIPTOR = 0x0008
 ENCRYPTED = 0x0001
+# Without declared sizes (streamed, data descriptor) a member may inflate to this many times the
+# compressed bytes read so far, plus the slack: SUN RGB-D's JPEGs and PNGs stay near 1x, text a few x;
+# deflate's own limit is about 1032x, which is what a bomb uses.
+MAX_RATIO = 100
+RATIO_SLACK = 1 << 20
 
 
 class BadMember(Exception):
@@ -75,11 +80,16 @@ def read_local_header(stream: RangeStream) -> LocalHeader:
     return LocalHeader(flags, method, crc, csize, usize, raw_name, zip64)
 
 
-def copy_data(stream: RangeStream, header: LocalHeader, compress_size: int | None, sink: BinaryIO | None) -> Delivered:
+def copy_data(stream: RangeStream, header: LocalHeader, compress_size: int | None, sink: BinaryIO | None,
+              file_size: int | None = None) -> Delivered:
     """Inflate the member's data into `sink` (None: discard), counting CRC-32 and sizes.
 
     `compress_size` None means unknown (a data descriptor follows): deflate marks its own end,
-    and what the decompressor did not use goes back to the stream.
+    and what the decompressor did not use goes back to the stream. Inflating stops at the
+    declared `file_size`: a member that would grow past it (a decompression bomb declares
+    1,000 bytes and inflates to a GiB) is rejected having written no byte beyond it. Without a
+    declared size (sizes only in the data descriptor, after the data) the output is bounded by
+    `MAX_RATIO` times the compressed bytes read so far instead.
     """
     if header.flags & ENCRYPTED:
         raise BadMember(f"{header.name}: encrypted members are not supported")
@@ -88,28 +98,57 @@ def copy_data(stream: RangeStream, header: LocalHeader, compress_size: int | Non
     if compress_size is None and header.method == STORED:
         raise FetchError(f"{stream.source.name}: {header.name} is stored with a data descriptor; "
                          "its end cannot be found without the directory")
+    if header.method == STORED and file_size is not None and compress_size is not None and file_size != compress_size:
+        raise BadMember(f"{header.name}: stored member of {compress_size} bytes declares {file_size} bytes")
     inflate = zlib.decompressobj(-15) if header.method == DEFLATED else None
     crc = size = consumed = 0
+
+    def cap() -> int | None:
+        """The most bytes the member may produce; None when nothing is written (a member skipped)."""
+        if sink is None:
+            return file_size
+        return file_size if file_size is not None else MAX_RATIO * consumed + RATIO_SLACK
+
+    def room() -> int:
+        """Bytes the member may still produce (one more than allowed, so that excess is seen)."""
+        limit = cap()
+        return CHUNK if limit is None else max(limit - size, 0) + 1
+
+    def emit(data: bytes) -> None:
+        nonlocal crc, size
+        limit = cap()
+        if limit is not None and size + len(data) > limit:
+            if file_size is not None:
+                raise BadMember(f"{header.name}: inflates past its declared {file_size:,} bytes (corrupt, or a "
+                                "decompression bomb); stopped there")
+            raise BadMember(f"{header.name}: inflates to over {MAX_RATIO} times its compressed size before its "
+                            "sizes are known (a decompression bomb?); stopped there")
+        crc = zlib.crc32(data, crc)
+        size += len(data)
+        if sink is not None:
+            sink.write(data)
+
     while compress_size is None or consumed < compress_size:
         data = stream.read(CHUNK if compress_size is None else min(CHUNK, compress_size - consumed))
         if not data:
             raise ArchiveEnded(f"{stream.source.name}: archive ends inside {header.name}")
         consumed += len(data)
-        if inflate is not None:
-            try:
-                data = inflate.decompress(data)
+        if inflate is None:
+            emit(data)
+            continue
+        pending = data
+        while pending and not inflate.eof:
+            try:  # max_length bounds what one call may produce: a bomb never sits in memory either
+                emit(inflate.decompress(pending, min(room(), CHUNK)))
             except zlib.error as err:  # a damaged byte can break the deflate stream before the CRC sees it
                 raise BadMember(f"{header.name}: corrupt deflate data ({err})") from err
-        crc = zlib.crc32(data, crc)
-        size += len(data)
-        if sink is not None:
-            sink.write(data)
-        if inflate is not None and inflate.eof:
-            if inflate.unused_data:
+            pending = inflate.unconsumed_tail
+        if inflate.eof:
+            if inflate.unused_data or pending:
                 if compress_size is not None:
                     raise BadMember(f"{header.name}: deflate data ends before its compressed size")
-                stream.unread(inflate.unused_data)
-                consumed -= len(inflate.unused_data)
+                stream.unread(inflate.unused_data + pending)
+                consumed -= len(inflate.unused_data) + len(pending)
             break
     if inflate is not None and not inflate.eof:
         raise BadMember(f"{header.name}: deflate data is cut short (corrupt member)")

@@ -8,7 +8,7 @@ from pathlib import Path
 from sunprep.errors import BadInput
 from sunprep.fetch.ranged import Outcome
 from sunprep.fetch.retry import Tally
-from sunprep.fetch.store import HASH_CHUNK, Store, file_crc
+from sunprep.fetch.store import HASH_CHUNK, Clash, Store, file_crc
 
 
 def folder_base(root: Path, top: str) -> Path:
@@ -32,7 +32,10 @@ def copy_tree(root: Path, top: str, wanted: Callable[[str], bool], store: Store,
         name = path.relative_to(base).as_posix()
         if path.is_dir():
             if wanted(name + "/"):
-                store.make_dir(name + "/")
+                try:
+                    store.make_dir(name + "/")
+                except Clash as err:
+                    outcome.failed.append(str(err))
             continue
         if not wanted(name):
             continue
@@ -41,9 +44,13 @@ def copy_tree(root: Path, top: str, wanted: Callable[[str], bool], store: Store,
         if target.is_file() and target.stat().st_size == size and store.has(name, size, file_crc(path)):
             outcome.present.append(name)
             continue
-        with store.writing(name) as sink, path.open("rb") as f:
-            while chunk := f.read(HASH_CHUNK):
-                sink.write(chunk)
-                tally.received(len(chunk))
+        try:
+            with store.writing(name) as sink, path.open("rb") as f:
+                while chunk := f.read(HASH_CHUNK):
+                    sink.write(chunk)
+                    tally.received(len(chunk))
+        except Clash as err:
+            outcome.failed.append(str(err))
+            continue
         outcome.fetched.append(name)
     return outcome

@@ -17,7 +17,7 @@ from sunprep.fetch.directory import Member
 from sunprep.fetch.entry import BadMember, check, copy_data, read_local_header
 from sunprep.fetch.retry import RetryPolicy, Tally
 from sunprep.fetch.sources import Source
-from sunprep.fetch.store import Store
+from sunprep.fetch.store import Clash, Store
 from sunprep.fetch.stream import RangeStream
 
 MIN_RUN = 1 << 20  # bytes: below this a request's round trip is no longer negligible
@@ -69,7 +69,7 @@ def _deliver(stream: RangeStream, member: Member, store: Store) -> None:
         store.make_dir(member.name)
     else:
         with store.writing(member.name) as sink:
-            got = copy_data(stream, header, member.compress_size, sink)
+            got = copy_data(stream, header, member.compress_size, sink, member.file_size)
             check(member.name, got, member.crc, member.file_size)
     stream.skip_to(member.end)
 
@@ -85,6 +85,10 @@ def _fetch_run(source: Source, run: list[Member], store: Store, policy: RetryPol
             except BadMember:
                 again.append(member)
                 continue
+            except Clash as err:  # nothing of its data was read: go on after it
+                outcome.failed.append(str(err))
+                stream.skip_to(member.end)
+                continue
             except FetchError as err:  # the transfer itself gave up: the rest of the run is lost
                 outcome.failed.extend(f"{m.name}: {err}" for m in run[i:] if not m.is_dir)
                 break
@@ -97,6 +101,8 @@ def _fetch_run(source: Source, run: list[Member], store: Store, policy: RetryPol
             outcome.fetched.append(member.name)
         except BadMember as err:
             outcome.failed.append(f"{err} (fetched twice)")
+        except Clash as err:
+            outcome.failed.append(str(err))
         except FetchError as err:
             outcome.failed.append(f"{member.name}: {err}")
 
@@ -117,5 +123,8 @@ def fetch_members(source: Source, members: Sequence[Member], store: Store, *, jo
             future.result()
     for member in members:  # folders with no file fetched now (empty ones, or all present): after the
         if member.is_dir:   # transfers, so that a slow file system does not hold up the first request
-            store.make_dir(member.name)
+            try:
+                store.make_dir(member.name)
+            except Clash as err:
+                outcome.failed.append(str(err))
     return outcome

@@ -37,14 +37,20 @@ class RetryPolicy:
         return min(self.backoff * 2 ** (failures - 1), self.max_wait)
 
 
+# (what is retried, the failure, retry number, retries allowed, seconds until it): said as it happens,
+# so that an offline fetch is not 20 silent seconds of backoff.
+OnRetry = Callable[[str, str, int, int, float], None]
+
+
 class Tally:
     """Bytes received and retries made, shared by all worker threads of one fetch."""
 
-    def __init__(self, on_bytes: Callable[[int], None] | None = None) -> None:
+    def __init__(self, on_bytes: Callable[[int], None] | None = None, on_retry: OnRetry | None = None) -> None:
         self._lock = threading.Lock()
         self.bytes = 0
         self.retries = 0
         self.on_bytes = on_bytes  # progress hook; set once the total is known
+        self.on_retry = on_retry
 
     def received(self, n: int, *, new: bool = True) -> None:
         """`n` bytes delivered; `new=False` for bytes already in memory (progress, but no download)."""
@@ -74,7 +80,10 @@ class Backoff:
         if self.failures > self.policy.retries:
             raise FetchError(f"{self.what}: {err} (gave up after {self.policy.retries} retries)") from err
         self.tally.retried()
-        time.sleep(self.policy.wait(self.failures, err.retry_after))
+        wait = self.policy.wait(self.failures, err.retry_after)
+        if self.tally.on_retry is not None:
+            self.tally.on_retry(self.what, str(err), self.failures, self.policy.retries, wait)
+        time.sleep(wait)
 
     def progressed(self) -> None:
         self.failures = 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+from urllib.parse import urljoin
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -58,6 +59,8 @@ class HttpSource:
 
     def __init__(self, url: str, pool: urllib3.PoolManager, policy: RetryPolicy, *, whole_ok: bool = False) -> None:
         self.name = url
+        self.url = url  # where requests go: the redirect target once the server has named one
+        self.redirected_to: str | None = None  # set when that target is on another host (said in the summary)
         self.pool = pool
         self.timeout = urllib3.Timeout(connect=policy.timeout, read=policy.timeout)
         self.whole_ok = whole_ok  # --full: a 200 to a range request is tolerated by skipping ahead
@@ -66,7 +69,7 @@ class HttpSource:
         """One GET, body unread; transient failures raise Transient, permanent ones FetchError."""
         headers = {"Accept-Encoding": "identity", **headers}  # byte offsets are into the raw archive
         try:
-            resp = self.pool.request("GET", self.name, headers=headers, preload_content=False,
+            resp = self.pool.request("GET", self.url, headers=headers, preload_content=False,
                                      decode_content=False, timeout=self.timeout)
         except MaxRetryError as err:
             raise Transient(f"cannot connect ({err.reason})") from err
@@ -79,7 +82,24 @@ class HttpSource:
         if resp.status not in (200, 206):
             _discard(resp)
             raise FetchError(f"{self.name}: HTTP {resp.status}")
+        self._follow(resp)
         return resp
+
+    def _follow(self, resp: urllib3.BaseHTTPResponse) -> None:
+        """Send later requests straight to where a redirect led (one round trip each, not two).
+
+        A mirror on another host is followed too (the published URL may move), but said: the
+        summary names it, so a user sees where the data really came from.
+        """
+        final = self.url
+        for step in resp.retries.history if resp.retries is not None else ():
+            if step.redirect_location:
+                final = urljoin(final, step.redirect_location)  # Location may be relative
+        if final == self.url:
+            return
+        self.url = final
+        if urllib3.util.parse_url(final).host != urllib3.util.parse_url(self.name).host:
+            self.redirected_to = final
 
     def open(self, start: int, end: int | None) -> tuple[Body, int, int]:
         """A body for bytes `start` to `end` (None: to the end), the offset it begins at, the archive size."""

@@ -32,6 +32,10 @@ def file_crc(path: Path) -> int:
     return crc
 
 
+class Clash(Exception):
+    """A member's place in the destination is taken (a file where its folder goes, or the reverse)."""
+
+
 class Store:
     """The destination folder of one fetch. One fetch at a time per destination."""
 
@@ -56,25 +60,41 @@ class Store:
             return False
 
     def make_dir(self, name: str) -> None:
-        self._ensure(self.path(name))
+        self._ensure(name, self.path(name))
 
-    def _ensure(self, folder: Path) -> None:
-        if folder not in self._made:
+    def _ensure(self, name: str, folder: Path) -> None:
+        if folder in self._made:
+            return
+        try:
             folder.mkdir(parents=True, exist_ok=True)
-            self._made.add(folder)
+        except OSError as err:  # FileExistsError, NotADirectoryError: a file where a folder must go
+            raise Clash(f"{name}: cannot be written, {self._blocker(folder)} ({err.strerror})") from err
+        self._made.add(folder)
+
+    def _blocker(self, folder: Path) -> str:
+        """The first path on the way to `folder` that is not a folder, as the destination names it."""
+        for parent in (*reversed(folder.relative_to(self.dest).parents), folder.relative_to(self.dest)):
+            here = self.dest / parent
+            if here.exists() and not here.is_dir():
+                return f"{parent.as_posix()} is a file in {self.dest}"
+        return f"{folder} cannot be made"
 
     @contextmanager
     def writing(self, name: str) -> Iterator[BinaryIO]:
         """A file to write `name` into; it is renamed into place only if the block ends without error.
 
         The caller verifies inside the block (raising on a mismatch), so nothing unverified lands.
+        The folders come first: a member whose place is taken (`x` is a file and this is `x/y`, or
+        this is `x` and `x/` is a folder) is a Clash before any byte of it is read.
         """
         target = self.path(name)
+        self._ensure(name, target.parent)
+        if target.is_dir():
+            raise Clash(f"{name}: cannot be written, {name} is a folder in {self.dest}")
         fd, tmp = tempfile.mkstemp(dir=self.staging, suffix=".part")
         try:
             with os.fdopen(fd, "wb") as f:
                 yield f
-            self._ensure(target.parent)
             os.replace(tmp, target)
         finally:
             Path(tmp).unlink(missing_ok=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sunprep.errors import FetchError
-from sunprep.fetch.directory import Directory, is_safe, read_directory
+from sunprep.fetch.directory import SYMLINK, Directory, is_safe, read_directory
 from sunprep.fetch.entry import (
     HAS_DESCRIPTOR,
     LOCAL_SIG,
@@ -27,22 +27,34 @@ from sunprep.fetch.entry import (
 from sunprep.fetch.ranged import Outcome
 from sunprep.fetch.retry import RetryPolicy, Tally
 from sunprep.fetch.sources import Source, TailCache
-from sunprep.fetch.store import Store
+from sunprep.fetch.store import Clash, Store
 from sunprep.fetch.stream import RangeStream
 
 
 def _member(stream: RangeStream, header: LocalHeader, store: Store | None) -> tuple[Delivered, int, int]:
     """Read one member's data (into the store when given) and its descriptor: (got, crc, file size)."""
     known = not header.flags & HAS_DESCRIPTOR
+    declared = header.file_size if known else None
     if store is None:
-        got = copy_data(stream, header, header.compress_size if known else None, None)
+        got = copy_data(stream, header, header.compress_size if known else None, None, declared)
         crc, size = (header.crc, header.file_size) if known else read_descriptor(stream, header)[::2]
         return got, crc, size
     with store.writing(header.name) as sink:
-        got = copy_data(stream, header, header.compress_size if known else None, sink)
+        got = copy_data(stream, header, header.compress_size if known else None, sink, declared)
         crc, size = (header.crc, header.file_size) if known else read_descriptor(stream, header)[::2]
         check(header.name, got, crc, size)
     return got, crc, size
+
+
+def _pass_over(stream: RangeStream, header: LocalHeader, archive: str) -> None:
+    """Move past a member that is not kept: by its size when the header has it, else by inflating it."""
+    if not header.flags & HAS_DESCRIPTOR:
+        stream.skip_to(stream.pos + header.compress_size)
+        return
+    try:
+        _member(stream, header, None)
+    except BadMember as err:
+        raise FetchError(f"{archive}: {err}; the stream cannot go past it") from err
 
 
 def fetch_streamed(source: Source, wanted: Callable[[str], bool], store: Store, *, policy: RetryPolicy,
@@ -64,8 +76,11 @@ def fetch_streamed(source: Source, wanted: Callable[[str], bool], store: Store, 
             name = header.name
             if not (wanted(name) and is_safe(name)) or name.endswith("/"):
                 if name.endswith("/") and wanted(name) and is_safe(name):
-                    store.make_dir(name)
-                _member(stream, header, None)
+                    try:
+                        store.make_dir(name)
+                    except Clash as err:
+                        outcome.failed.append(str(err))
+                _pass_over(stream, header, source.name)
                 continue
             if not header.flags & HAS_DESCRIPTOR and store.has(name, header.file_size, header.crc):
                 stream.skip_to(stream.pos + header.compress_size)
@@ -75,6 +90,11 @@ def fetch_streamed(source: Source, wanted: Callable[[str], bool], store: Store, 
             data_start = stream.pos
             try:
                 _, crc, size = _member(stream, header, store)
+            except Clash as err:  # raised before its data was read
+                outcome.failed.append(str(err))
+                reported.add(name)
+                _pass_over(stream, header, source.name)
+                continue
             except BadMember as err:
                 outcome.failed.append(str(err))
                 reported.add(name)
@@ -95,8 +115,9 @@ def fetch_streamed(source: Source, wanted: Callable[[str], bool], store: Store, 
     for member in directory.members:
         if member.is_dir or not wanted(member.name) or member.name in reported:
             continue
-        if kept.get(member.name) != (member.crc, member.file_size):
-            problem = ("differs from the directory" if member.name in kept
+        if member.is_symlink or kept.get(member.name) != (member.crc, member.file_size):
+            problem = (SYMLINK if member.is_symlink
+                       else "differs from the directory" if member.name in kept
                        else "path escapes the destination folder" if not is_safe(member.name)
                        else "listed in the directory but not delivered from the stream")
             outcome.failed.append(f"{member.name}: {problem}")
