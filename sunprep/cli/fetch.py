@@ -83,7 +83,7 @@ def fetch(
         def retrying(what: str, problem: str, k: int, of: int, wait: float) -> None:
             if not quiet:  # above the bar, on stderr
                 bar.console.print(f"retrying {what}: {problem} (retry {k} of {of} in {wait:.1f} s)",
-                                  markup=False, highlight=False)
+                                  markup=False, highlight=False, soft_wrap=True)
 
         reports = run_fetch(cfg, Hooks(start, lambda n: bar.advance(task[-1], n), retrying))
     for part in reports:

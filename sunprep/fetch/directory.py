@@ -114,6 +114,14 @@ def read_directory(source: Source, policy: RetryPolicy, tally: Tally) -> Directo
     infos = sorted(archive.infolist(), key=lambda info: info.header_offset)
     ends = [info.header_offset for info in infos[1:]] + [archive.start_dir]
     members = []
+    for info in infos:
+        # zipfile shifts every offset by the gap between where the directory is and where the end
+        # record says it is (made for data prepended to an archive); a recorded offset past the
+        # end of the file shifts them below 0.
+        if not 0 <= info.header_offset <= archive.start_dir - LOCAL_HEADER:
+            raise FetchError(f"{source.name}: corrupt archive: member {info.orig_filename} would start at byte "
+                             f"{info.header_offset:,}, outside the {size:,}-byte archive (the end record's "
+                             "directory offset is wrong)")
     for info, end in zip(infos, ends):
         raw_name = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
         if info.header_offset + LOCAL_HEADER + len(raw_name) + info.compress_size > end:

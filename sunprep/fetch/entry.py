@@ -33,6 +33,10 @@ class BadMember(Exception):
     """This member cannot be delivered (corrupt, unsupported): the fetch reports it and carries on."""
 
 
+class Drained(BadMember):
+    """Refused, but read to its end: a stream without sizes is positioned after the member's data."""
+
+
 @dataclass(frozen=True)
 class LocalHeader:
     flags: int
@@ -103,6 +107,8 @@ def copy_data(stream: RangeStream, header: LocalHeader, compress_size: int | Non
     inflate = zlib.decompressobj(-15) if header.method == DEFLATED else None
     crc = size = consumed = 0
 
+    overflow = ""  # why the member is refused, once it grew too large: the rest is read, not written
+
     def cap() -> int | None:
         """The most bytes the member may produce; None when nothing is written (a member skipped)."""
         if sink is None:
@@ -112,17 +118,21 @@ def copy_data(stream: RangeStream, header: LocalHeader, compress_size: int | Non
     def room() -> int:
         """Bytes the member may still produce (one more than allowed, so that excess is seen)."""
         limit = cap()
-        return CHUNK if limit is None else max(limit - size, 0) + 1
+        return CHUNK if limit is None or overflow else max(limit - size, 0) + 1
 
     def emit(data: bytes) -> None:
-        nonlocal crc, size
+        nonlocal crc, size, overflow
         limit = cap()
+        if overflow:
+            return
         if limit is not None and size + len(data) > limit:
-            if file_size is not None:
+            if file_size is not None:  # its end is known: the caller skips there without inflating more
                 raise BadMember(f"{header.name}: inflates past its declared {file_size:,} bytes (corrupt, or a "
                                 "decompression bomb); stopped there")
-            raise BadMember(f"{header.name}: inflates to over {MAX_RATIO} times its compressed size before its "
-                            "sizes are known (a decompression bomb?); stopped there")
+            # Sizes come after the data: inflate on, writing nothing, to find where the member ends.
+            overflow = (f"{header.name}: inflates to over {MAX_RATIO} times its compressed size before its "
+                        "sizes are known (a decompression bomb?); stopped writing there")
+            return
         crc = zlib.crc32(data, crc)
         size += len(data)
         if sink is not None:
@@ -152,6 +162,8 @@ def copy_data(stream: RangeStream, header: LocalHeader, compress_size: int | Non
             break
     if inflate is not None and not inflate.eof:
         raise BadMember(f"{header.name}: deflate data is cut short (corrupt member)")
+    if overflow:
+        raise Drained(overflow)
     return Delivered(crc, size, consumed)
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import io
 import re
-from urllib.parse import urljoin
 from pathlib import Path
 from typing import BinaryIO, Protocol
+from urllib.parse import urljoin
 
 import urllib3
 from urllib3.exceptions import HTTPError, MaxRetryError

@@ -47,6 +47,9 @@ class RangeStream:
                     self._body, first, size = self.source.open(self.pos, self.end)
                     if self.end is None and size >= 0:
                         self.end = size
+                    if self.end is not None and 0 <= size < self.end:  # not a dropped line: the file is short
+                        raise ArchiveEnded(f"{self.source.name}: corrupt or truncated archive: its records point "
+                                           f"to byte {self.end:,}, but it holds {size:,} bytes")
                     self._discard(self.pos - first)
                 want = n if self.end is None else min(n, self.end - self.pos)
                 data = self._body.read(want)

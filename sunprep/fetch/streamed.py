@@ -10,6 +10,7 @@ bytes again: that is the price of a server without ranges).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import BinaryIO
 
 from sunprep.errors import FetchError
 from sunprep.fetch.directory import SYMLINK, Directory, is_safe, read_directory
@@ -18,6 +19,7 @@ from sunprep.fetch.entry import (
     LOCAL_SIG,
     BadMember,
     Delivered,
+    Drained,
     LocalHeader,
     check,
     copy_data,
@@ -35,12 +37,26 @@ def _member(stream: RangeStream, header: LocalHeader, store: Store | None) -> tu
     """Read one member's data (into the store when given) and its descriptor: (got, crc, file size)."""
     known = not header.flags & HAS_DESCRIPTOR
     declared = header.file_size if known else None
+
+    def inflate(sink: BinaryIO | None) -> Delivered:
+        """The data, then the descriptor (when there is one), leaving the stream at the next record."""
+        try:
+            return copy_data(stream, header, header.compress_size if known else None, sink, declared)
+        except Drained:
+            if not known:
+                read_descriptor(stream, header)
+            raise
+        except BadMember as err:  # stopped inside the data: without sizes, the member's end is unknown
+            if known:
+                raise
+            raise FetchError(f"{stream.source.name}: {err}; the stream cannot go past it") from err
+
     if store is None:
-        got = copy_data(stream, header, header.compress_size if known else None, None, declared)
+        got = inflate(None)
         crc, size = (header.crc, header.file_size) if known else read_descriptor(stream, header)[::2]
         return got, crc, size
     with store.writing(header.name) as sink:
-        got = copy_data(stream, header, header.compress_size if known else None, sink, declared)
+        got = inflate(sink)
         crc, size = (header.crc, header.file_size) if known else read_descriptor(stream, header)[::2]
         check(header.name, got, crc, size)
     return got, crc, size
@@ -51,10 +67,7 @@ def _pass_over(stream: RangeStream, header: LocalHeader, archive: str) -> None:
     if not header.flags & HAS_DESCRIPTOR:
         stream.skip_to(stream.pos + header.compress_size)
         return
-    try:
-        _member(stream, header, None)
-    except BadMember as err:
-        raise FetchError(f"{archive}: {err}; the stream cannot go past it") from err
+    _member(stream, header, None)  # nothing written, so nothing bounded: only corrupt data stops it
 
 
 def fetch_streamed(source: Source, wanted: Callable[[str], bool], store: Store, *, policy: RetryPolicy,
@@ -95,13 +108,10 @@ def fetch_streamed(source: Source, wanted: Callable[[str], bool], store: Store, 
                 reported.add(name)
                 _pass_over(stream, header, source.name)
                 continue
-            except BadMember as err:
+            except BadMember as err:  # with a descriptor, `_member` has left the stream after the member
                 outcome.failed.append(str(err))
                 reported.add(name)
-                if header.flags & HAS_DESCRIPTOR:
-                    if stream.pos == data_start:
-                        raise FetchError(f"{source.name}: {err}; the stream cannot go past it") from err
-                else:
+                if not header.flags & HAS_DESCRIPTOR:
                     stream.skip_to(data_start + header.compress_size)
                 continue
             kept[name] = (crc, size)
