@@ -25,7 +25,22 @@ def delivered(dest: Path) -> dict[str, bytes]:
             for p in sorted((dest / "SUNRGBD").rglob("*")) if p.is_file()} if (dest / "SUNRGBD").is_dir() else {}
 
 
+def _kill_mid_way(cmd: list[str], dest: Path, more_than: int) -> dict[str, bytes]:
+    """Run a fetch until it has delivered more than `more_than` files, SIGKILL it, return what is in place."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(delivered(dest)) <= more_than and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL  # killed, not finished
+    return delivered(dest)
+
+
 def test_killed_fetch_resumes_without_downloading_verified_files_again(tmp_path: Path) -> None:
+    """Killed once, killed again while resuming, then run to the end: the same files, nothing sent twice."""
     release = write_release(tmp_path / "release", n=8, seed=11, size=(106, 146))
     with zipfile.ZipFile(release) as zf:
         infos = sorted(zf.infolist(), key=lambda i: i.header_offset)
@@ -34,27 +49,25 @@ def test_killed_fetch_resumes_without_downloading_verified_files_again(tmp_path:
         offsets = {i.filename: i.header_offset for i in infos}
     dest = tmp_path / "out"
     with serve({"SUNRGBD.zip": release}, Faults(rate=160_000)) as server:  # a slow link: 64 KiB per 0.4 s
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sunprep", "fetch", "--source", server.url("SUNRGBD.zip"), "--dest", str(dest),
-             "--jobs", "2", "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while not delivered(dest) and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.02)
-        finally:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-        assert proc.returncode == -signal.SIGKILL  # killed, not finished
-        before = delivered(dest)
-        assert 0 < len(before) < len(expected), (len(before), len(expected))
-        assert all(expected[name] == data for name, data in before.items())  # nothing half-written in place
+        cmd = [sys.executable, "-m", "sunprep", "fetch", "--source", server.url("SUNRGBD.zip"), "--dest", str(dest),
+               "--jobs", "2", "--quiet"]
+        first = _kill_mid_way(cmd, dest, 0)
+        assert 0 < len(first) < len(expected), (len(first), len(expected))
+        server.tally.settle()  # the killed client's last body has been recorded
+        server.tally.reset()
+        second = _kill_mid_way(cmd, dest, len(first))  # the resume, interrupted too
+        assert len(first) < len(second) < len(expected), (len(first), len(second), len(expected))
+        for name in first:  # the resume sent no byte of what the first run had verified
+            assert all(end <= offsets[name] or start >= ends[name] for _, start, end in server.tally.bodies), name
+        assert all(expected[name] == data for name, data in second.items())  # nothing half-written in place
 
         server.faults.rate = 0.0
+        server.tally.settle()
         server.tally.reset()
         [part] = run_fetch(FetchConfig(dest=dest, source=server.url("SUNRGBD.zip")))
         bodies = list(server.tally.bodies)
     assert delivered(dest) == expected
-    assert (part.present, part.fetched, part.failed) == (len(before), len(expected) - len(before), ())
-    for name in before:  # no byte of a file verified before the kill was sent again
+    assert (part.present, part.fetched, part.failed) == (len(second), len(expected) - len(second), ())
+    for name in second:  # no byte of a file verified before the kills was sent again
         assert all(end <= offsets[name] or start >= ends[name] for _, start, end in bodies), name
     assert not (dest / STAGING).exists()
