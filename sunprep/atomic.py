@@ -1,43 +1,115 @@
-"""Atomic file output: write to a temporary name in the same folder, then `os.replace`.
+"""Atomic file output, the one temp-then-rename mechanism of the project.
 
-An interrupted run therefore never leaves a half-written file under its final name, and a
-re-run may treat every existing output as complete.
+Every output is written under a temporary name, then `os.replace`d onto its final name: an
+interrupted run never leaves a half-written file under a final name, and a re-run may treat
+every existing output as complete. The temporary lives beside its target, or in a staging
+folder of the same file system (exports and fetches keep theirs out of the dataset folders).
+
+Temporaries are created with mode 0o666 through the process umask, exactly as a plain `open()`
+would create the final file (`tempfile.mkstemp` makes 0600, which left every export, checkpoint
+and fetched file unreadable to colleagues on shared storage).
+
+`durable=True` also fsyncs the data before the rename, for files a journal is about to vouch
+for; their folder's entry is made durable by `sync_dirs` (see sunprep.export.manifest).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator
+import secrets
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
+
+TMP_MARK = ".tmp"  # in every temporary's name: `.<name>.<random>.tmp<suffix>`
+
+
+def create_temporary(folder: Path, name: str) -> tuple[int, Path]:
+    """A new, empty file `folder/.<name>.<random>.tmp<suffix>` opened for writing: (fd, path).
+
+    The name keeps the final suffix, so writers that infer a format from it (PIL, numpy) work.
+    """
+    folder = Path(folder)
+    suffix = Path(name).suffix
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = folder / f".{name}.{secrets.token_hex(6)}{TMP_MARK}{suffix}"
+        try:
+            return os.open(tmp, flags, 0o666), tmp  # 0o666 & ~umask: what open() gives
+        except FileExistsError:  # 48 random bits: only a collision retries
+            continue
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_dirs(folders: Iterable[Path]) -> None:
+    """Make renames into these folders durable (a rename is an entry of its folder)."""
+    for folder in folders:
+        fsync_file(folder)
+
+
+def publish(tmp: Path, path: Path, *, durable: bool = False) -> None:
+    """Rename a finished temporary onto its final name (fsyncing its bytes first when durable)."""
+    if durable:
+        fsync_file(tmp)
+    os.replace(tmp, path)
 
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed.
+def atomic_path(
+    path: Path, *, staging: Path | None = None, durable: bool = False, make_parent: bool = True
+) -> Iterator[Path]:
+    """Yield a temporary path for `path`; on success it replaces `path`, on error it is removed.
 
-    The temporary name keeps the final suffix, so writers that infer a format from it
-    (PIL, numpy) still work.
+    The temporary sits beside `path`, or in `staging` (same file system) when given. A caller
+    that knows the folder exists passes `make_parent=False` (a mkdir per file costs as much as
+    writing a small one).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    if make_parent:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = create_temporary(staging if staging is not None else path.parent, path.name)
     os.close(fd)
-    tmp = Path(tmp_name)
     try:
         yield tmp
-        os.replace(tmp, path)
+        publish(tmp, path, durable=durable)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+@contextmanager
+def atomic_file(
+    path: Path, *, staging: Path | None = None, durable: bool = False, make_parent: bool = True
+) -> Iterator[BinaryIO]:
+    """`atomic_path` as an open binary file."""
+    with atomic_path(path, staging=staging, durable=durable, make_parent=make_parent) as tmp, tmp.open("wb") as f:
+        yield f
+
+
+def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
     """Write `data` to `path` atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, durable=durable) as tmp:
         tmp.write_bytes(data)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str, *, durable: bool = False) -> None:
     """Write UTF-8 `text` to `path` atomically."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+    write_bytes_atomic(path, text.encode("utf-8"), durable=durable)
+
+
+def stage_bytes(folder: Path, name: str, data: bytes, *, durable: bool = False) -> Path:
+    """Write `data` to a new temporary in `folder`, for a later `publish` by another process."""
+    fd, tmp = create_temporary(folder, name)
+    with open(fd, "wb") as f:
+        f.write(data)
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
+    return tmp

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
+from sunprep.atomic import publish, stage_bytes
 from sunprep.export.manifest import Done
 from sunprep.export.sample import Encoded, Meta, Sample
 
@@ -76,12 +76,7 @@ class FilePerRole:
     def stage(self, split: str, enc: Encoded) -> Encoded:
         folder = self.out / STAGING / str(os.getpid())
         folder.mkdir(parents=True, exist_ok=True)
-        staged = {}
-        for role, data in enc.files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f"{enc.meta.name}.{role}.", dir=folder)
-            with open(fd, "wb") as f:
-                f.write(data)
-            staged[role] = tmp
+        staged = {role: str(stage_bytes(folder, f"{enc.meta.name}.{role}", data, durable=True)) for role, data in enc.files.items()}
         return replace(enc, files={}, staged=staged)
 
     def put(self, split: str, index: int, enc: Encoded) -> list[Done]:
@@ -90,7 +85,7 @@ class FilePerRole:
         for role, tmp in enc.staged.items():
             dest = self.out / paths[role]
             dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, dest)
+            publish(Path(tmp), dest)  # durable already: the worker fsynced it
         return [record(split, index, enc, tuple(paths[role] for role in enc.staged))]
 
     def close(self) -> list[Done]:

@@ -2,8 +2,17 @@
 
 The journal (`OUT/.export-journal.jsonl`) gets one line per sample only once its files are in
 place (renamed), and one per skipped scene. A run killed at any moment therefore leaves a
-journal that lists only complete work (a torn last line is ignored), and a re-run skips exactly
-that. When the run completes, the journal becomes `manifest.parquet` and is removed; a re-run
+journal that lists only complete work (a torn last line is cut off before appending), and a
+re-run skips exactly that.
+
+Power loss, not only a kill: a file renamed into place may still be only in the page cache, so
+a journal line written at once could outlive the bytes it vouches for. So every sample's files
+are fsynced before their rename (by the worker that wrote them, in parallel), and records are
+committed in groups of at least COMMIT_EVERY: the folders their renames went into are fsynced,
+then the lines are written, closed by a `{"committed": n}` marker. A group counts only whole:
+a Parquet shard completes many samples at once, and a journal holding some of them would
+resume inside a shard that is complete. A power cut loses at most the uncommitted group and the unflushed tail of
+the journal, which a re-run redoes; it never leaves the journal claiming a torn file. When the run completes, the journal becomes `manifest.parquet` and is removed; a re-run
 over a finished export reads the manifest instead and finds nothing left to do.
 """
 
@@ -17,10 +26,12 @@ from typing import TextIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sunprep.atomic import atomic_path
+from sunprep.atomic import atomic_path, sync_dirs
 from sunprep.errors import BadInput
 
 JOURNAL = ".export-journal.jsonl"
+COMMITTED = "committed"  # the marker line closing each group of records
+COMMIT_EVERY = 8  # records per fsync of the folders they were renamed into (see benchmarks/export.py)
 MANIFEST = "manifest.parquet"
 
 
@@ -81,6 +92,7 @@ class Journal:
         self.path = Path(out) / JOURNAL
         self.settings_sha256 = settings_sha256
         self._file: TextIO | None = None
+        self._pending: list[Done | Skipped] = []
 
     def load(self) -> State:
         """The finished samples of an interrupted run, of a finished one, or nothing.
@@ -109,13 +121,17 @@ class Journal:
             header = {}
         if header.get("settings_sha256") != self.settings_sha256:
             raise self._mismatch(self.path)
+        group: list[Done] = []
         for line in lines[1:]:
             try:
                 rec = json.loads(line)
             except ValueError:
                 continue  # the torn last line of a killed run (or the empty tail)
-            if "reason" not in rec:
-                done.append(Done(**{**rec, "files": tuple(rec["files"]), "warnings": tuple(rec["warnings"])}))
+            if COMMITTED in rec:
+                done += group  # a group counts only once its marker follows it whole
+                group = []
+            elif "reason" not in rec:
+                group.append(Done(**{**rec, "files": tuple(rec["files"]), "warnings": tuple(rec["warnings"])}))
         return State(tuple(done))
 
     def _load_manifest(self, manifest: Path) -> State:
@@ -134,11 +150,12 @@ class Journal:
         """Start appending; a fresh journal restates what a finished manifest already held."""
         fresh = not self.path.is_file()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not fresh:
+            drop_torn_tail(self.path)
         self._file = self.path.open("a", encoding="utf-8")
         if fresh:
             self._write({"settings_sha256": self.settings_sha256})
-            for rec in state.done:
-                self.append(rec)
+            self.append(*state.done)
 
     def _write(self, obj: dict) -> None:
         # One write per line, flushed: a kill leaves at most a torn last line, never a gap.
@@ -146,11 +163,30 @@ class Journal:
         self._file.write(json.dumps(obj, sort_keys=True) + "\n")
         self._file.flush()
 
-    def append(self, rec: Done | Skipped) -> None:
-        self._write(vars(rec))  # the flat fields as they are: asdict's deep copy costs more than the line
+    def append(self, *records: Done | Skipped) -> None:
+        """Record placed samples or skipped scenes, as one group that lands whole or not at all.
+
+        A Parquet shard completes many samples at once: a journal holding only some of them
+        would resume inside a shard that is already complete.
+        """
+        self._pending.extend(records)
+        if len(self._pending) >= COMMIT_EVERY:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make the pending samples' renames durable, then write their lines."""
+        root = self.path.parent
+        sync_dirs({(root / f).parent for rec in self._pending if isinstance(rec, Done) for f in rec.files})
+        if not self._pending:
+            return
+        for rec in self._pending:
+            self._write(vars(rec))  # the flat fields as they are: asdict's deep copy costs more than the line
+        self._write({COMMITTED: len(self._pending)})
+        self._pending = []
 
     def close(self) -> None:
         if self._file is not None:
+            self.commit()
             self._file.close()
             self._file = None
 
@@ -158,6 +194,19 @@ class Journal:
         """Once the manifest is written, the journal has nothing left to say."""
         self.close()
         self.path.unlink()
+
+
+def drop_torn_tail(path: Path) -> None:
+    """Cut a journal after its last complete line: a killed run may have left half a line.
+
+    Appending after a torn line would glue the next record onto it, losing that record and
+    (since the glued line no longer parses) making a re-run place its sample a second time.
+    """
+    with path.open("r+b") as f:
+        data = f.read()
+        keep = data.rfind(b"\n") + 1
+        if keep != len(data):
+            f.truncate(keep)
 
 
 def write_manifest(out: Path, done: list[Done], mapping_fingerprint: str, settings_sha256: str) -> None:
@@ -169,5 +218,6 @@ def write_manifest(out: Path, done: list[Done], mapping_fingerprint: str, settin
     columns["mapping_fingerprint"] = [mapping_fingerprint] * len(rows)
     columns["settings_sha256"] = [settings_sha256] * len(rows)
     table = pa.table(columns, schema=MANIFEST_SCHEMA)
-    with atomic_path(Path(out) / MANIFEST) as tmp:
+    with atomic_path(Path(out) / MANIFEST, durable=True) as tmp:  # durable: the journal goes next
         pq.write_table(table, tmp)
+    sync_dirs([Path(out)])

@@ -11,11 +11,13 @@ flight.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections import deque
@@ -131,8 +133,27 @@ def keep_freed_memory() -> None:
         pass
 
 
-def init_worker(writer: Writer, label_map: LabelMap | None, cfg: ExportConfig) -> None:
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel kill this worker when its parent dies (Linux), and exit now if it already has.
+
+    A parent killed with -9 cannot shut its pool down; without this its workers were re-parented
+    to init and went on reading and writing into OUT, racing the next run. Elsewhere the pool's
+    own broken-pipe handling is all there is.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died between fork and prctl
+        os._exit(1)
+
+
+def init_worker(writer: Writer, label_map: LabelMap | None, cfg: ExportConfig, parent_pid: int | None = None) -> None:
     """Per-process state, sent once instead of with every job."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     keep_freed_memory()
     _WORKER.update(writer=writer, label_map=label_map, cfg=cfg)
 
@@ -186,7 +207,8 @@ class OrderedPool:
         if self.n_proc <= 1:
             init_worker(*self.initargs)
             return self
-        self._pool = ProcessPoolExecutor(self.n_proc, mp_context=POOL_CONTEXT, initializer=init_worker, initargs=self.initargs)
+        initargs = (*self.initargs, os.getpid())
+        self._pool = ProcessPoolExecutor(self.n_proc, mp_context=POOL_CONTEXT, initializer=init_worker, initargs=initargs)
         self._todo = iter(self.jobs)
         self._window.extend(self._pool.submit(export_one, j) for j in islice(self._todo, WINDOW_PER_JOB * self.n_proc))
         return self
@@ -391,9 +413,9 @@ def _finish(out: Path, plan: Plan, progress: Progress, started: float) -> Export
 
 
 def _record(journal: Journal, done: list[Done], completed: Iterable[Done]) -> None:
-    for d in completed:
-        done.append(d)
-        journal.append(d)
+    records = list(completed)
+    done.extend(records)
+    journal.append(*records)
 
 
 def report_json(report: ExportReport, settings: dict) -> str:

@@ -108,7 +108,7 @@ class ShardWriter:
         self._next[split] = k + 1
         rel = shard_path(split, k)
         files = ExitStack()
-        tmp = files.enter_context(atomic_path(self.out / rel))
+        tmp = files.enter_context(atomic_path(self.out / rel, durable=True))  # the journal vouches for it next
         # PNG bytes do not compress further; no compression keeps shards quick to write and read.
         writer = pq.ParquetWriter(tmp, SCHEMA, compression="none")
         shard = _Shard(rel, files, writer)

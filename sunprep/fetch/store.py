@@ -9,15 +9,14 @@ Present files are trusted only after their size and CRC-32 match the archive's r
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from sunprep.atomic import atomic_file
 from sunprep.fetch.directory import safe_name
 
 STAGING = ".sunprep-fetch"
@@ -91,13 +90,8 @@ class Store:
         self._ensure(name, target.parent)
         if target.is_dir():
             raise Clash(f"{name}: cannot be written, {name} is a folder in {self.dest}")
-        fd, tmp = tempfile.mkstemp(dir=self.staging, suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                yield f
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with atomic_file(target, staging=self.staging, make_parent=False) as f:  # umask mode, as open() gives
+            yield f
 
     def close(self) -> None:
         """Remove the staging folder (empty unless a writer is still running, which close must follow)."""
