@@ -9,9 +9,21 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
+import zlib
 from pathlib import Path
 
+from PIL import Image
+
 from sunprep.errors import BadInput, SunprepError
+
+# What PIL raises on damaged images varies with the damage: OSError for most, SyntaxError for a
+# broken PNG chunk, ValueError, struct.error or zlib.error for inconsistent headers, EOFError for
+# a short file, and DecompressionBombError for a header declaring billions of pixels.
+IMAGE_ERRORS = (
+    OSError, SyntaxError, ValueError, TypeError, IndexError, EOFError, MemoryError, struct.error, zlib.error,
+    Image.DecompressionBombError,
+)  # fmt: skip
 
 _KINDS = (
     (stat.S_ISDIR, "a folder"),

@@ -14,7 +14,7 @@ from sunprep.cli.app import app, guarded
 from sunprep.errors import PartialFailure
 from sunprep.export.cityscapes import DepthEncoding
 from sunprep.export.manifest import Skipped
-from sunprep.export.resize import DEFAULT_FIT, Fit
+from sunprep.export.resize import DEFAULT_FIT, Fit, size_problem
 from sunprep.export.run import Dataset, ExportConfig, Format, Hooks, run_export
 from sunprep.export.shards import DEFAULT_SHARD_BYTES
 from sunprep.export.sources import DepthChoice
@@ -34,8 +34,9 @@ def parse_size(text: str) -> tuple[int, int]:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise typer.BadParameter(f"{text!r}: expected HxW such as 128x256", param_hint="--size") from None
-    if h < 1 or w < 1:
-        raise typer.BadParameter(f"{text!r}: sizes must be positive", param_hint="--size")
+    problem = size_problem((h, w))
+    if problem:
+        raise typer.BadParameter(f"{text!r}: {problem}", param_hint="--size")
     return h, w
 
 

@@ -29,6 +29,21 @@ from PIL import Image
 Fit = Literal["stretch", "crop", "pad"]
 FITS: tuple[Fit, ...] = ("stretch", "crop", "pad")
 DEFAULT_FIT: Fit = "crop"
+# The largest output side: twice a full Cityscapes frame's 2048 and over five times SUN RGB-D's
+# largest (730), so upsampling beyond it only invents pixels; at 4096x4096 one sample's arrays
+# are already ~300 MB per worker (float32 image, int16 label, float32 depth), 4 per worker in
+# flight. Checked before anything is allocated.
+MAX_SIDE = 4096
+
+
+def size_problem(size: tuple[int, int]) -> str | None:
+    """Why an output size (H, W) is refused, or None when it is usable."""
+    h, w = size
+    if h < 1 or w < 1:
+        return "sizes must be positive"
+    if max(h, w) > MAX_SIDE:
+        return f"{h}x{w} is over the {MAX_SIDE}-pixel side this export allows (it would not fit in memory per worker)"
+    return None
 
 
 @dataclass(frozen=True)

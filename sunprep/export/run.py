@@ -35,7 +35,7 @@ from sunprep.export.cityscapes_source import discover_frames, load_label_table
 from sunprep.export.formats import Writer, remove_staging
 from sunprep.export.manifest import Done, Journal, Skipped, write_manifest
 from sunprep.export.official import OfficialWriter
-from sunprep.export.resize import DEFAULT_FIT, Fit, plan, resize_image, resize_nearest
+from sunprep.export.resize import DEFAULT_FIT, Fit, plan, resize_image, resize_nearest, size_problem
 from sunprep.export.sample import Encoded, Meta, Sample, checksum
 from sunprep.export.shards import DEFAULT_SHARD_BYTES, ShardWriter
 from sunprep.export.sources import CityscapesJob, DepthChoice, SunrgbdJob, close_seg2d, seg2d_handle
@@ -292,6 +292,8 @@ def validate(cfg: ExportConfig) -> Plan:
     """Check the arguments and inputs as a whole, and list the jobs; raises BadInput/MappingError."""
     if not 0.0 <= cfg.val_fraction <= 1.0:
         raise BadInput(f"--val-fraction: {cfg.val_fraction} is not between 0 and 1")
+    if problem := size_problem(cfg.size):
+        raise BadInput(f"--size: {problem}")
     if cfg.dataset == "cityscapes" and cfg.split_file:
         raise BadInput(f"{cfg.split_file}: a SUN RGB-D split file; Cityscapes keeps its own train/val")
     if cfg.seg2d is not None:

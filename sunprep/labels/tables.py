@@ -92,10 +92,10 @@ def _put(rules: dict[str, Entry], key: str, entry: Entry, what: str) -> None:
 def parse_mapping(text: str, source: str, classes: ClassTable, kind: str = "user") -> MappingTable:
     """Parse one mapping CSV; its shape is told by the header; simple rows are reported as `kind`."""
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
-    reader.fieldnames = header
     table = MappingTable(source)
     try:
+        header = [h.strip() for h in reader.fieldnames or []]
+        reader.fieldnames = header
         if all(c in header for c in SEGLIST_COLUMNS):
             _read_seglist(reader, table, classes)
         elif "class" in header and ("raw_label" in header or "clean_label" in header):

@@ -6,7 +6,7 @@ instead wants the full list, and reuses the same part readers to get it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -141,35 +141,20 @@ class ScanConfig:
 def run_scan(
     cfg: ScanConfig, on_start: Callable[[int], None] | None = None, on_step: Callable[[int, int], None] | None = None
 ) -> list[SceneCheck]:
-    """Discover the scenes under cfg.root, then check every one; raises BadInput when there are none.
+    """Check every scene under cfg.root; a broken scene is listed, never fatal.
 
-    `on_start(total)` runs once discovery has succeeded (a progress bar starts there, so a
-    failed discovery prints its one line alone).
+    Raises BadInput when there are no scenes or --seg2d cannot be read, both before
+    `on_start(total)` (a progress bar starts there, so such a failure prints its one line alone).
+    `on_step(done, total)` is called after each scene.
     """
     scenes = discover_scenes(cfg.root)
-    if on_start is not None:
-        on_start(len(scenes))
-    return scan_scenes(scenes, cfg.root, depth=cfg.depth, seg2d=cfg.seg2d, seg2d_order=cfg.seg2d_order, on_step=on_step)
-
-
-def scan_scenes(
-    scenes: Sequence[Path],
-    root: Path,
-    *,
-    depth: Literal["refined", "raw"] = "refined",
-    seg2d: Path | None = None,
-    seg2d_order: Path | None = None,
-    on_step: Callable[[int, int], None] | None = None,
-) -> list[SceneCheck]:
-    """Check each scene folder (from `discover_scenes(root)`); a broken scene is listed, never fatal.
-
-    `on_step(done, total)` is called after each scene, for a progress bar.
-    """
-    opened = open_seg2d(seg2d, seg2d_order) if seg2d else None
-    checks = []
+    opened = open_seg2d(cfg.seg2d, cfg.seg2d_order) if cfg.seg2d else None
+    checks: list[SceneCheck] = []
     try:
+        if on_start is not None:
+            on_start(len(scenes))
         for scene_dir in scenes:
-            checks.append(check_scene(scene_dir, root, depth=depth, seg2d=opened))
+            checks.append(check_scene(scene_dir, cfg.root, depth=cfg.depth, seg2d=opened))
             if on_step is not None:
                 on_step(len(checks), len(scenes))
     finally:

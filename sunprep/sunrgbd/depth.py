@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from sunprep.errors import BadInput
-from sunprep.inputs import regular_file
+from sunprep.errors import BadInput, first_line
+from sunprep.inputs import IMAGE_ERRORS, regular_file
 
 MAX_DEPTH_M = 8.0  # the toolbox (read3dPoints.m) sets everything beyond 8 m to 8 m
 
@@ -46,8 +46,8 @@ def read_depth_png(path: Path, shape: tuple[int, int] | None) -> np.ndarray:
             im.load()
             mode = im.mode
             raw = np.asarray(im)
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise BadInput(f"{path}: not a readable PNG ({err})") from None
+    except IMAGE_ERRORS as err:
+        raise BadInput(f"{path}: not a readable PNG ({first_line(err)})") from None
     if mode not in ("I;16", "I;16B", "I;16L", "I") or raw.ndim != 2:
         raise BadInput(f"{path}: depth PNG is mode {mode}, expected 16-bit single channel")
     if mode == "I" and (raw.min(initial=0) < 0 or raw.max(initial=0) > 0xFFFF):

@@ -283,6 +283,9 @@ class Seg2D:
         except BadInput:
             self._file.close()
             raise
+        except _H5_ERRORS as err:
+            self._file.close()
+            raise BadInput(f"{self.path}: not a readable MATLAB v7.3 (HDF5) file ({first_line(err)})") from None
         if len(order) != len(self._refs):
             self._file.close()
             raise BadInput(f"{self.path}: holds {len(self._refs)} images but the scene order lists {len(order)}")
@@ -328,7 +331,10 @@ class Seg2D:
         if i is None:
             return None
         where = f"{self.path}[{i + 1}]"  # MATLAB's 1-based struct index, as in SUNRGBD2Dseg(i)
-        seglabel = _h5_matrix(self._file[self._refs[i]])
+        try:
+            seglabel = _h5_matrix(self._file[self._refs[i]])
+        except _H5_ERRORS as err:
+            raise BadInput(f"{where}: unreadable label map ({first_line(err)})") from None
         if seglabel is None:
             return None
         full, clean, _warnings = check_labels(Path(where), seglabel, self._names, shape)

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from sunprep.errors import BadInput
-from sunprep.inputs import regular_file
+from sunprep.errors import BadInput, first_line
+from sunprep.inputs import IMAGE_ERRORS, regular_file
 from sunprep.sunrgbd.annotation import read_index_json
 from sunprep.sunrgbd.depth import read_depth_png
 from sunprep.sunrgbd.mat import Seg2D, read_seg_mat
@@ -80,8 +80,8 @@ def image_shape(path: Path) -> tuple[int, int]:
     try:
         with Image.open(regular_file(path)) as im:
             return im.height, im.width
-    except (OSError, UnidentifiedImageError) as err:
-        raise BadInput(f"{path}: not a readable JPEG ({err})") from None
+    except IMAGE_ERRORS as err:
+        raise BadInput(f"{path}: not a readable JPEG ({first_line(err)})") from None
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -90,8 +90,8 @@ def read_rgb(path: Path) -> np.ndarray:
         with Image.open(regular_file(path)) as im:
             im.load()
             return np.asarray(im if im.mode == "RGB" else im.convert("RGB"), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, SyntaxError) as err:
-        raise BadInput(f"{path}: not a readable JPEG ({err})") from None
+    except IMAGE_ERRORS as err:
+        raise BadInput(f"{path}: not a readable JPEG ({first_line(err)})") from None
 
 
 def find_depth(scene_dir: Path, image: Path | None, depth: Literal["refined", "raw"]) -> tuple[Path, str]:
