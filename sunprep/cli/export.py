@@ -15,7 +15,7 @@ from sunprep.errors import PartialFailure
 from sunprep.export.cityscapes import DepthEncoding
 from sunprep.export.manifest import Skipped
 from sunprep.export.resize import DEFAULT_FIT, Fit, size_problem
-from sunprep.export.run import Dataset, ExportConfig, Format, Hooks, run_export
+from sunprep.export.run import Dataset, ExportConfig, Format, Hooks, LabelSpace, run_export
 from sunprep.export.shards import DEFAULT_SHARD_BYTES
 from sunprep.export.sources import DepthChoice
 from sunprep.progress import progress_bar
@@ -42,6 +42,10 @@ def parse_size(text: str) -> tuple[int, int]:
 
 ROOT_HELP = "SUNRGBD/ (or kv2/kinect2data/, or a folder of scenes); a Cityscapes release with --dataset cityscapes"
 FORMAT_HELP = "cityscapes: the 128x256 .npy release layout; cityscapes-official: leftImg8bit/gtFine PNGs; parquet: shards"
+LABEL_SPACE_HELP = (
+    "sunprep39: raw names resolved to sunprep's 39 classes; "
+    "seg37-official: the toolbox's 37-class seglabel maps (needs --seg2d), as published results use"
+)
 FIT_HELP = "crop: centre-crop to the output aspect (no distortion, no padding); stretch; pad (void borders)"
 
 
@@ -67,6 +71,7 @@ def export(
     seg2d_order: Annotated[
         Path | None, typer.Option("--seg2d-order", exists=True, dir_okay=False, help="scene order of --seg2d: SUNRGBDMeta.mat or a list of paths")
     ] = None,
+    label_space: Annotated[LabelSpace, typer.Option("--label-space", help=LABEL_SPACE_HELP)] = "sunprep39",
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="else: share of val, by scene name")] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="seed of that split")] = 0,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="worker processes (default: all cores)")] = None,
@@ -103,6 +108,7 @@ def export(
         split_file=split_file,
         seg2d=seg2d,
         seg2d_order=seg2d_order,
+        label_space=label_space,
         val_fraction=val_fraction,
         seed=seed,
         shard_bytes=int(shard_mb * 2**20),

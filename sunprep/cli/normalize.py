@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from sunprep.cli.app import app, guarded
+from sunprep.labels.agreement import Agreement
 from sunprep.labels.normalize import NormalizeConfig, NormalizeResult, run_normalize, summarise, write_outputs
 from sunprep.progress import progress_bar
 
@@ -33,6 +35,39 @@ def _summary_text(result: NormalizeResult, summary: dict) -> str:
     return "\n".join(lines)
 
 
+TOP_NAMES = 10  # disagreeing raw names shown; agreement_names.csv has them all
+
+
+def _pct(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.1f}"
+
+
+def show_agreement(agreement: Agreement, console: Console) -> None:
+    """Per-class agreement and the raw names behind the most disagreeing pixels, as tables."""
+    s = agreement.summary()
+    view = Table(title=f"sunprep vs official seg37: {s['images_compared']} images, {s['pixels']:,} pixels")
+    for col in ("class", "official px", "sunprep px", "both", "recall %", "precision %", "IoU %"):
+        view.add_column(col, justify="left" if col == "class" else "right")
+    for c in agreement.per_class():
+        if c.official_pixels or c.sunprep_pixels:
+            view.add_row(c.name, f"{c.official_pixels:,}", f"{c.sunprep_pixels:,}", f"{c.both:,}", _pct(c.recall), _pct(c.precision), _pct(c.iou))
+    console.print(view)
+    console.print(
+        f"pixel agreement {_pct(agreement.overall())} % of all pixels (void = unlabeled), "
+        f"{_pct(agreement.overall_labelled())} % where both label; {s['disagreeing_pixels']:,} pixels disagree",
+        markup=False, highlight=False,
+    )
+    if agreement.names:
+        top = Table(title=f"raw names carrying the disagreement (top {min(TOP_NAMES, len(agreement.names))} of {len(agreement.names)})")
+        for col in ("raw_label", "sunprep", "official", "pixels", "scenes"):
+            top.add_column(col, justify="right" if col in ("pixels", "scenes") else "left")
+        for d in agreement.names[:TOP_NAMES]:
+            top.add_row(d.raw_label, d.sunprep_class, d.official_class, f"{d.pixels:,}", str(d.scenes))
+        console.print(top)
+    if agreement.excluded:
+        console.print(f"{len(agreement.excluded)} scenes not compared (listed in normalize.json)", markup=False, highlight=False)
+
+
 @app.command()
 @guarded
 def normalize(
@@ -42,11 +77,12 @@ def normalize(
     seg2d: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="with --root: toolbox SUNRGBD2Dseg.mat (v7.3), labels after seg.mat, before index.json")] = None,
     seg2d_order: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="scene order of --seg2d: SUNRGBDMeta.mat or a list of paths")] = None,
     out: Annotated[Path | None, typer.Option(file_okay=False, help="write resolved.parquet/.csv, unmapped.csv, conflicts.csv, normalize.json here")] = None,
+    agreement: Annotated[bool, typer.Option("--agreement", help="with --root and --seg2d: compare the resolved classes with the toolbox's official 37-class maps, pixel by pixel")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Resolve every raw name (exact, fuzzy, rule or other) and say what share of pixels went where."""
-    cfg = NormalizeConfig(tuple(mapping or ()), root, labels, out, seg2d, seg2d_order)
+    cfg = NormalizeConfig(tuple(mapping or ()), root, labels, out, seg2d, seg2d_order, agreement)
     with progress_bar(quiet or root is None) as bar:
         task = bar.add_task("normalize", total=None)
         result = run_normalize(cfg, on_step=lambda i, n: bar.update(task, completed=i, total=n))
@@ -63,6 +99,8 @@ def normalize(
             shown = result.table.sort_values("raw_label", kind="stable")[["raw_label", "class_name", "method", "score", "matched_key"]]
             typer.echo(shown.to_string(index=False))
         typer.echo(_summary_text(result, summary))
+        if result.agreement is not None:
+            show_agreement(result.agreement, Console(width=200))
     if out is not None:
         for path in write_outputs(result, cfg, out):
             err.print(f"wrote {path}", markup=False, highlight=False)

@@ -40,7 +40,7 @@ from sunprep.export.sample import Encoded, Meta, Sample, checksum
 from sunprep.export.shards import DEFAULT_SHARD_BYTES, ShardWriter
 from sunprep.export.sources import CityscapesJob, DepthChoice, SunrgbdJob, close_seg2d, seg2d_handle
 from sunprep.export.splits import SPLITS, hashed_split, load_split_file
-from sunprep.labels.classes import ClassTable
+from sunprep.labels.classes import ClassTable, seg37_classes
 from sunprep.labels.labelmap import LabelMap, load_label_map
 from sunprep.sunrgbd.discover import discover_scenes
 from sunprep.sunrgbd.mat import open_seg2d
@@ -48,6 +48,10 @@ from sunprep.sunrgbd.mat import open_seg2d
 Format = Literal["cityscapes", "cityscapes-official", "parquet"]
 FORMATS: tuple[Format, ...] = ("cityscapes", "cityscapes-official", "parquet")
 Dataset = Literal["sunrgbd", "cityscapes"]
+# What a SUN RGB-D label becomes: sunprep's 39 classes resolved from the raw names, or the
+# toolbox's official 37-class `seglabel` maps that published results are computed on.
+LabelSpace = Literal["sunprep39", "seg37-official"]
+LABEL_SPACES: tuple[LabelSpace, ...] = ("sunprep39", "seg37-official")
 WINDOW_PER_JOB = 4  # results in flight per worker: enough to hide the parent's writes
 
 
@@ -66,6 +70,7 @@ class ExportConfig:
     split_file: Path | None = None  # toolbox allsplit.mat; else the seeded split below
     seg2d: Path | None = None  # toolbox SUNRGBD2Dseg.mat, a label source after seg.mat, before index.json
     seg2d_order: Path | None = None  # scene order of that file; default: SUNRGBDMeta.mat beside it
+    label_space: LabelSpace = "sunprep39"  # seg37-official reads --seg2d's seglabel instead of raw names
     val_fraction: float = 0.2
     seed: int = 0
     shard_bytes: int = DEFAULT_SHARD_BYTES
@@ -82,6 +87,8 @@ class ExportConfig:
         if self.seg2d is None:  # absent when unused, so exports begun before --seg2d existed still resume
             keep.pop("seg2d")
             keep.pop("seg2d_order")
+        if self.label_space == "sunprep39":  # absent by default, so exports begun before the option still resume
+            keep.pop("label_space")
         keep["mapping_fingerprint"] = mapping_fingerprint
         return json.loads(json.dumps(keep, default=str))
 
@@ -254,7 +261,7 @@ def plan_jobs(cfg: ExportConfig) -> tuple[list[SunrgbdJob | CityscapesJob], list
     missing: list[Skipped] = []
     for scene_dir in discover_scenes(root):
         split = table.split_of(scene_dir) if table else hashed_split(scene_dir, cfg.val_fraction, cfg.seed)
-        job = SunrgbdJob(split or "train", scene_dir, root)
+        job = SunrgbdJob(split or "train", scene_dir, root, official=cfg.label_space == "seg37-official")
         if split is None:
             missing.append(Skipped(job.scene, f"{cfg.split_file}: does not list {scene_dir.name}"))
         else:
@@ -271,16 +278,12 @@ def remove_stale_temporaries(out: Path) -> None:
             tmp.unlink()
 
 
-def classes_of(label_map: LabelMap | None) -> ClassTable:
-    """The SUN RGB-D class table, or Cityscapes' 19 train classes when there is no label map."""
-    return load_label_table().classes if label_map is None else label_map.classes
-
-
 @dataclass(frozen=True)
 class Plan:
     """What a valid configuration resolves to, before anything is written."""
 
-    label_map: LabelMap | None
+    label_map: LabelMap | None  # None: Cityscapes, or SUN RGB-D's official labels (nothing to resolve)
+    classes: ClassTable  # what OUT/classes.csv says the label ids are
     fingerprint: str  # of the label mapping
     settings: dict  # everything that decides the output bytes
     settings_sha256: str
@@ -296,16 +299,43 @@ def validate(cfg: ExportConfig) -> Plan:
         raise BadInput(f"--size: {problem}")
     if cfg.dataset == "cityscapes" and cfg.split_file:
         raise BadInput(f"{cfg.split_file}: a SUN RGB-D split file; Cityscapes keeps its own train/val")
+    if cfg.label_space not in LABEL_SPACES:
+        raise BadInput(f"--label-space {cfg.label_space!r}: expected one of {', '.join(LABEL_SPACES)}")
+    official = cfg.label_space == "seg37-official"
+    if official:
+        check_official_options(cfg)
     if cfg.seg2d is not None:
         if cfg.dataset == "cityscapes":
             raise BadInput(f"{cfg.seg2d}: SUN RGB-D labels; Cityscapes has its own")
-        open_seg2d(cfg.seg2d, cfg.seg2d_order).close()  # unreadable is fatal here, not a skip per scene; closed before the fork
-    label_map = load_label_map(cfg.resolved, cfg.mappings) if cfg.dataset == "sunrgbd" else None
-    fingerprint = label_map.fingerprint if label_map else hashlib.sha256(load_label_table().lut.tobytes()).hexdigest()
+        with open_seg2d(cfg.seg2d, cfg.seg2d_order) as seg2d:  # unreadable is fatal here, not a skip per scene; closed before the fork
+            if official and not seg2d.has_official:
+                raise BadInput(f"{cfg.seg2d}: no seglabel field (the official 37-class maps); --label-space seg37-official needs it")
+    label_map: LabelMap | None = None
+    if cfg.dataset == "cityscapes":
+        classes = load_label_table().classes
+        fingerprint = hashlib.sha256(load_label_table().lut.tobytes()).hexdigest()
+    elif official:
+        classes = seg37_classes()
+        fingerprint = hashlib.sha256(f"seg37-official\n{classes.to_csv()}".encode()).hexdigest()
+    else:
+        label_map = load_label_map(cfg.resolved, cfg.mappings)
+        classes, fingerprint = label_map.classes, label_map.fingerprint
     settings = cfg.settings(fingerprint)
     settings_sha256 = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     jobs, unlisted = plan_jobs(cfg)
-    return Plan(label_map, fingerprint, settings, settings_sha256, jobs, unlisted)
+    return Plan(label_map, classes, fingerprint, settings, settings_sha256, jobs, unlisted)
+
+
+def check_official_options(cfg: ExportConfig) -> None:
+    """The official labels are read, not resolved: options that resolve names, or another
+    dataset, would be silently ignored, so they are refused."""
+    if cfg.dataset != "sunrgbd":
+        raise BadInput(f"--label-space seg37-official: SUN RGB-D's official labels; --dataset {cfg.dataset} has its own")
+    if cfg.seg2d is None:
+        raise BadInput("--label-space seg37-official: reads seglabel from the toolbox's SUNRGBD2Dseg.mat; give --seg2d")
+    if cfg.resolved is not None or cfg.mappings:
+        given = cfg.resolved if cfg.resolved is not None else cfg.mappings[0]
+        raise BadInput(f"{given}: --resolved/--mapping resolve raw names; --label-space seg37-official does not use them")
 
 
 @dataclass
@@ -398,7 +428,7 @@ def output_error(err: OSError, out: Path) -> BadInput:
 def _finish(out: Path, plan: Plan, progress: Progress, started: float) -> ExportReport:
     """The manifest, class table and report of a completed run; the journal goes last."""
     done = progress.done
-    write_text_atomic(out / "classes.csv", classes_of(plan.label_map).to_csv())
+    write_text_atomic(out / "classes.csv", plan.classes.to_csv())
     write_manifest(out, done, plan.fingerprint, plan.settings_sha256)
     report = ExportReport(
         out=out,

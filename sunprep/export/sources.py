@@ -19,6 +19,7 @@ import numpy as np
 from sunprep.export.cityscapes_source import CityscapesFrame, frame_files, load_label_table, read_frame
 from sunprep.export.sample import Meta
 from sunprep.export.splits import Split, scene_key
+from sunprep.labels.classes import seg37_lut
 from sunprep.labels.labelmap import LabelMap
 from sunprep.sunrgbd.mat import Seg2D, open_seg2d
 from sunprep.sunrgbd.scene import read_scene, rel_posix
@@ -53,13 +54,14 @@ class SunrgbdJob:
     split: Split
     scene_dir: Path
     root: Path
+    official: bool = False  # labels from the toolbox's official 37-class seglabel, not resolved names
 
     @property
     def scene(self) -> str:
         return rel_posix(self.scene_dir, self.root)
 
-    def load(self, label_map: LabelMap, depth: DepthChoice, seg2d: Seg2D | None = None) -> Loaded:
-        scene = read_scene(self.scene_dir, self.root, depth=depth, seg2d=seg2d)
+    def load(self, label_map: LabelMap | None, depth: DepthChoice, seg2d: Seg2D | None = None) -> Loaded:
+        scene = read_scene(self.scene_dir, self.root, depth=depth, seg2d=seg2d, official=self.official)
         key = scene_key(self.scene_dir.resolve().as_posix())
         group = key.rsplit("/", 1)[0].replace("/", "-") if "/" in key else self.scene_dir.parent.name
         inputs = sorted((self.scene_dir / "image").glob("*.jp*g")) + sorted((self.scene_dir / scene.depth_source).glob("*.png"))
@@ -75,7 +77,12 @@ class SunrgbdJob:
             input_sha256=files_sha256(inputs),
             warnings=scene.warnings,
         )
-        return Loaded(scene.rgb, scene.depth, scene.labels, label_map.lut(scene.names), meta)
+        if self.official:
+            lut = seg37_lut()
+        else:
+            assert label_map is not None, "a SUN RGB-D export of raw names has a label map"
+            lut = label_map.lut(scene.names)
+        return Loaded(scene.rgb, scene.depth, scene.labels, lut, meta)
 
 
 # The toolbox SUNRGBD2Dseg.mat open in this process: (pid, path, order, handle). An h5py handle

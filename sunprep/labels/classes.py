@@ -18,6 +18,7 @@ from sunprep.errors import MappingError
 
 VOID = -1  # void in int arrays (`.npy`, tensors): the Cityscapes .npy release and MTAN use -1
 VOID_PNG = 255  # void in uint8 label PNGs, as in Cityscapes `*_labelTrainIds.png`
+SEG37 = 37  # ids 0..36 of mappings/classes.csv are SUN RGB-D's seg37 list, in its official order
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,15 @@ def load_classes(path: Path | None = None) -> ClassTable:
         text = resources.files("sunprep.mappings").joinpath("classes.csv").read_text("utf-8")
         return parse_classes(text, "mappings/classes.csv")
     return parse_classes(Path(path).read_text("utf-8"), str(path))
+
+
+def seg37_classes(table: ClassTable | None = None) -> ClassTable:
+    """The official 37 classes (`SUNRGBD2Dseg.mat`'s `seglabel` k is id k - 1), named and
+    coloured by the project's table, whose first 37 rows are that list in order."""
+    table = load_classes() if table is None else table
+    return ClassTable(table.names[:SEG37], table.colours[:SEG37])
+
+
+def seg37_lut() -> np.ndarray:
+    """int16 lookup from an official map's values to class ids: 0 (unlabeled) is void."""
+    return np.arange(-1, SEG37, dtype=np.int16)

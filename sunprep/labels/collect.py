@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from sunprep.errors import MappingError, skip_reason
+from sunprep.labels.agreement import AgreementCounter
 from sunprep.sunrgbd.discover import discover_scenes
 from sunprep.sunrgbd.mat import Seg2D
-from sunprep.sunrgbd.scene import read_labels
+from sunprep.sunrgbd.records import LabelRecord
+from sunprep.sunrgbd.scene import read_labels, rel_posix
 
 EXAMPLES = 3  # example scenes kept per name, for `sunprep report --examples`
 
@@ -35,12 +37,20 @@ class Collected:
     scenes: int = 0
     skipped: list[str] = field(default_factory=list)  # "file: problem", one per unreadable scene
     tracebacks: list[str] = field(default_factory=list)  # of the unexpected failures among them
+    warnings: list[str] = field(default_factory=list)  # what the readers recovered from, one line each
 
 
-def collect_dataset(root: Path, on_step: Callable[[int, int], None] | None = None, seg2d: Seg2D | None = None) -> Collected:
+def collect_dataset(
+    root: Path,
+    on_step: Callable[[int, int], None] | None = None,
+    seg2d: Seg2D | None = None,
+    agreement: AgreementCounter | None = None,
+) -> Collected:
     """Every raw name under `root` with image and pixel counts (labels only: no JPEG decode).
 
     `seg2d`, the open toolbox file, is read for scenes without a seg.mat, as `read_labels` does.
+    With `agreement`, each scene's raw labels are also counted against its official 37-class
+    map from `seg2d`, in the same pass.
     """
     scenes = discover_scenes(root)
     out = Collected({})
@@ -54,11 +64,30 @@ def collect_dataset(root: Path, on_step: Callable[[int, int], None] | None = Non
                 out.tracebacks.append(tb)
         else:
             out.scenes += 1
+            out.warnings.extend(record.warnings)
             rel = scene_dir.relative_to(root).as_posix() if scene_dir.is_relative_to(root) else str(scene_dir)
             add_label_map(out.names, record.labels, record.names, rel)
+            if agreement is not None and seg2d is not None:
+                count_agreement(agreement, seg2d, record, rel_posix(scene_dir, root))
         if on_step is not None:
             on_step(i, len(scenes))
     return out
+
+
+def count_agreement(agreement: AgreementCounter, seg2d: Seg2D, record: LabelRecord, rel: str) -> None:
+    """Count one scene's raw labels against its official map, or say why it cannot be."""
+    if record.label_source == "none":
+        agreement.exclude(rel, "no raw labels (no seg.mat, SUNRGBD2Dseg.mat entry or index.json)")
+        return
+    try:
+        official = seg2d.official(rel, record.labels.shape)
+    except Exception as err:  # a damaged official map excludes the scene from the comparison, no more
+        agreement.exclude(rel, skip_reason(err, f"{seg2d.path}: {rel}")[0])
+        return
+    if official is None:
+        agreement.exclude(rel, f"{seg2d.path}: no seglabel entry")
+        return
+    agreement.add(record.labels, record.names, official)
 
 
 def add_label_map(names: dict[str, NameCount], labels: np.ndarray, raw: tuple[str, ...], scene: str) -> None:

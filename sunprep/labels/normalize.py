@@ -15,6 +15,7 @@ import pandas as pd
 
 from sunprep.atomic import atomic_path, write_text_atomic
 from sunprep.errors import BadInput
+from sunprep.labels.agreement import Agreement, AgreementCounter, write_agreement
 from sunprep.labels.classes import load_classes
 from sunprep.labels.collect import Collected, collect_dataset, read_name_list
 from sunprep.labels.resolve import METHODS, Conflict, Resolver
@@ -37,6 +38,7 @@ class NormalizeConfig:
     out: Path | None = None  # where the resolved tables go; its accepted.csv is read back
     seg2d: Path | None = None  # with root: toolbox SUNRGBD2Dseg.mat, a label source after seg.mat
     seg2d_order: Path | None = None  # scene order of that file; default: SUNRGBDMeta.mat beside it
+    agreement: bool = False  # also count the resolved classes against seg2d's official 37-class maps
 
 
 @dataclass
@@ -49,6 +51,7 @@ class NormalizeResult:
     skipped: list[str] = field(default_factory=list)
     scenes: int = 0
     tracebacks: list[str] = field(default_factory=list)  # of the unexpected failures among `skipped`
+    agreement: Agreement | None = None  # with cfg.agreement: sunprep's classes against the official 37
 
 
 def run_normalize(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | None = None) -> NormalizeResult:
@@ -57,12 +60,15 @@ def run_normalize(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | No
         raise BadInput("normalize: give exactly one of --root DATA or --labels FILE")
     if cfg.seg2d is not None and cfg.root is None:
         raise BadInput(f"{cfg.seg2d}: --seg2d labels the scenes of --root; a --labels list has none")
+    if cfg.agreement and (cfg.root is None or cfg.seg2d is None):
+        raise BadInput("--agreement: compares the scenes of --root with the official maps of --seg2d SUNRGBD2Dseg.mat; give both")
     classes = load_classes()
     mappings = list(cfg.mappings)
     if cfg.out is not None and (cfg.out / ACCEPTED_NAME).is_file():
         mappings.append(cfg.out / ACCEPTED_NAME)
     resolver = Resolver(classes, [read_project_tables(classes), *(read_mapping(p, classes) for p in mappings)])
-    collected: Collected = collect_names(cfg, on_step)
+    counter = AgreementCounter() if cfg.agreement else None
+    collected: Collected = collect_names(cfg, on_step, counter)
     names = sorted(collected.names)
     rows = []
     for res in resolver.resolve(names):
@@ -70,21 +76,25 @@ def run_normalize(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | No
         rows.append({**asdict(res), "images": count.images, "pixels": count.pixels, "examples": "; ".join(count.examples)})
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table = table.sort_values(["pixels", "images", "raw_label"], ascending=[False, False, True], kind="stable")
+    agreement = counter.finish(dict(zip(table["raw_label"], table["class_id"].astype(int))), classes) if counter else None
     return NormalizeResult(
         table.reset_index(drop=True), resolver.fingerprint(), [str(p) for p in mappings], resolver.conflicts,
-        resolver.warnings, collected.skipped, collected.scenes, collected.tracebacks,
+        [*collected.warnings, *resolver.warnings], collected.skipped, collected.scenes, collected.tracebacks, agreement,
     )
 
 
-def collect_names(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | None) -> Collected:
-    """The names of --root (through the toolbox file too, when given) or of the --labels list."""
+def collect_names(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | None, counter: AgreementCounter | None = None) -> Collected:
+    """The names of --root (through the toolbox file too, when given) or of the --labels list;
+    with `counter`, the official maps are counted against the raw ones in the same pass."""
     if cfg.root is None:
         assert cfg.labels is not None  # the CLI demands --root or --labels
         return read_name_list(cfg.labels)
     if cfg.seg2d is None:
         return collect_dataset(cfg.root, on_step)
     with open_seg2d(cfg.seg2d, cfg.seg2d_order) as seg2d:
-        return collect_dataset(cfg.root, on_step, seg2d)
+        if counter is not None and not seg2d.has_official:
+            raise BadInput(f"{cfg.seg2d}: no seglabel field (the official 37-class maps) to compare with")
+        return collect_dataset(cfg.root, on_step, seg2d, counter)
 
 
 def weights(table: pd.DataFrame) -> pd.Series:
@@ -130,5 +140,8 @@ def write_outputs(result: NormalizeResult, cfg: NormalizeConfig, out: Path) -> l
         "mappings": result.mappings, "summary": summarise(result), "skipped": result.skipped, "warnings": result.warnings,
         "tracebacks": result.tracebacks,
     }
-    write_text_atomic(paths[4], json.dumps(meta, indent=2) + "\n")
+    if result.agreement is not None:
+        meta["agreement"] = result.agreement.summary()
+        paths[4:4] = write_agreement(result.agreement, out)
+    write_text_atomic(out / "normalize.json", json.dumps(meta, indent=2) + "\n")
     return paths

@@ -23,13 +23,29 @@ from scipy.io.matlab import MatReadError
 
 from sunprep.errors import BadInput, first_line
 from sunprep.inputs import regular_file
+from sunprep.labels.classes import SEG37
 from sunprep.sunrgbd.records import LabelRecord
 
 SEG2D_SOURCE = "SUNRGBD2Dseg.mat"
+OFFICIAL_SOURCE = "SUNRGBD2Dseg.mat:seglabel"  # the official 37-class map, beside seglabelall's raw names
 
 
 def _is_name(name: object) -> TypeGuard[str]:
     return isinstance(name, str) and bool(name.strip())
+
+
+def check_grid(path: Path, seglabel: np.ndarray, shape: tuple[int, int] | None) -> np.ndarray:
+    """A `seglabel` map must be 2-D, of whole non-negative numbers, and the image's size."""
+    a = np.asarray(seglabel)
+    if a.ndim != 2 or a.dtype.kind not in "uifb":
+        raise BadInput(f"{path}: seglabel is not a 2-D numeric array (shape {a.shape}, {a.dtype})")
+    if shape is not None and a.shape != tuple(shape):
+        raise BadInput(f"{path}: seglabel is {a.shape[1]}x{a.shape[0]}, image is {shape[1]}x{shape[0]}")
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a) & (a == np.floor(a))):
+        raise BadInput(f"{path}: seglabel holds non-integer values")
+    if int(a.min(initial=0)) < 0:
+        raise BadInput(f"{path}: seglabel holds negative values")
+    return a
 
 
 def check_labels(
@@ -40,16 +56,8 @@ def check_labels(
     A name that is empty or not a string is an error only when some pixel uses it; an unused one
     becomes "" with a warning, so one sloppy cell does not discard a whole annotation.
     """
-    a = np.asarray(seglabel)
-    if a.ndim != 2 or a.dtype.kind not in "uifb":
-        raise BadInput(f"{path}: seglabel is not a 2-D numeric array (shape {a.shape}, {a.dtype})")
-    if shape is not None and a.shape != tuple(shape):
-        raise BadInput(f"{path}: seglabel is {a.shape[1]}x{a.shape[0]}, image is {shape[1]}x{shape[0]}")
-    if a.dtype.kind == "f" and not np.all(np.isfinite(a) & (a == np.floor(a))):
-        raise BadInput(f"{path}: seglabel holds non-integer values")
+    a = check_grid(path, seglabel, shape)
     top = int(a.max(initial=0))
-    if int(a.min(initial=0)) < 0:
-        raise BadInput(f"{path}: seglabel holds negative values")
     if top > len(names):
         raise BadInput(f"{path}: label index {top} beyond the {len(names)} names")
     # Which labels occur matters only for bad names, so clean name lists (nearly all) skip that
@@ -269,7 +277,9 @@ class Seg2D:
     Entry i of the struct array `SUNRGBD2Dseg` belongs to scene `order[i]`. Its `seglabelall`
     indexes the global name list `seglistall` (a variable of the same file, or of
     `seglistall.mat` beside it). `lookup` keeps only the names the image uses, renumbered 1..K in
-    `seglistall` order, so a label map never drags the 6,000-name global list along.
+    `seglistall` order, so a label map never drags the 6,000-name global list along. Its
+    `seglabel` is the official 37-class map of the same image (`official`), which published
+    SUN RGB-D results are computed on; a file without that field reads as raw names only.
     """
 
     def __init__(self, path: Path, order: Sequence[str]) -> None:
@@ -279,13 +289,16 @@ class Seg2D:
         except OSError as err:
             raise BadInput(f"{self.path}: not a MATLAB v7.3 (HDF5) file ({err})") from None
         try:
-            self._refs, self._names = self._open_parts()
+            self._refs, self._names, self._official = self._open_parts()
         except BadInput:
             self._file.close()
             raise
         except _H5_ERRORS as err:
             self._file.close()
             raise BadInput(f"{self.path}: not a readable MATLAB v7.3 (HDF5) file ({first_line(err)})") from None
+        if self._official is not None and len(self._official) != len(self._refs):
+            self._file.close()
+            raise BadInput(f"{self.path}: seglabel has {len(self._official)} entries but seglabelall {len(self._refs)}")
         if len(order) != len(self._refs):
             self._file.close()
             raise BadInput(f"{self.path}: holds {len(self._refs)} images but the scene order lists {len(order)}")
@@ -293,17 +306,23 @@ class Seg2D:
         for i, key in enumerate(order):
             self._index.setdefault(scene_key(key), i)
 
-    def _open_parts(self) -> tuple[np.ndarray, list[str | None]]:
+    def _open_parts(self) -> tuple[np.ndarray, list[str | None], np.ndarray | None]:
         f = self._file
         group = f.get("SUNRGBD2Dseg")
         if not isinstance(group, h5py.Group) or "seglabelall" not in group:
             raise BadInput(f"{self.path}: no struct array SUNRGBD2Dseg with field seglabelall")
-        refs = np.asarray(group["seglabelall"][()]).ravel()
+        refs = _field_refs(self.path, group, "seglabelall")
+        official = _field_refs(self.path, group, "seglabel") if "seglabel" in group else None
         if "seglistall" in f:
             names = _h5_cell_strings(f, f["seglistall"])
         else:
             names = _read_seglistall(self.path.with_name("seglistall.mat"))
-        return refs, names
+        return refs, names, official
+
+    @property
+    def has_official(self) -> bool:
+        """Whether the file holds the official 37-class maps (`SUNRGBD2Dseg(i).seglabel`)."""
+        return self._official is not None
 
     def __enter__(self) -> Seg2D:
         return self
@@ -337,12 +356,47 @@ class Seg2D:
             raise BadInput(f"{where}: unreadable label map ({first_line(err)})") from None
         if seglabel is None:
             return None
-        full, clean, _warnings = check_labels(Path(where), seglabel, self._names, shape)
+        full, clean, warnings = check_labels(Path(where), seglabel, self._names, shape)
         used = np.unique(full)
         used = used[used > 0]
         lut = np.zeros(len(clean) + 1, np.uint16)
         lut[used] = np.arange(1, len(used) + 1, dtype=np.uint16)
-        return LabelRecord(lut[full], tuple(clean[g - 1] for g in used), SEG2D_SOURCE, ())
+        return LabelRecord(lut[full], tuple(clean[g - 1] for g in used), SEG2D_SOURCE, warnings)
+
+    def official(self, rel_path: str, shape: tuple[int, int] | None = None) -> np.ndarray | None:
+        """The scene's official 37-class map (uint8, 0 unlabeled, k = seg37 class k), or None
+        when the file does not list the scene, holds `[]` for it, or has no `seglabel` at all."""
+        i = self.find(rel_path)
+        if i is None or self._official is None:
+            return None
+        where = f"{self.path}[{i + 1}]"
+        try:
+            seglabel = _h5_matrix(self._file[self._official[i]])
+        except _H5_ERRORS as err:
+            raise BadInput(f"{where}: unreadable seglabel map ({first_line(err)})") from None
+        if seglabel is None:
+            return None
+        return check_official(Path(where), seglabel, shape)
+
+
+def check_official(where: Path, seglabel: np.ndarray, shape: tuple[int, int] | None) -> np.ndarray:
+    """Validate an official map: 2-D, whole numbers 0..37, the image's size; returns uint8.
+
+    A value above 37 is no seg37 class: the map is refused rather than clipped into one.
+    """
+    a = check_grid(where, seglabel, shape)
+    top = int(a.max(initial=0))
+    if top > SEG37:
+        raise BadInput(f"{where}: seglabel value {top} outside 0..{SEG37} (the official classes)")
+    return a.astype(np.uint8)
+
+
+def _field_refs(path: Path, group: h5py.Group, name: str) -> np.ndarray:
+    """The per-entry references of a struct-array field (an N x 1 dataset of object references)."""
+    ds = group[name]
+    if not isinstance(ds, h5py.Dataset) or ds.dtype != h5py.ref_dtype:
+        raise BadInput(f"{path}: SUNRGBD2Dseg.{name} is not a field of per-image arrays")
+    return np.asarray(ds[()]).ravel()
 
 
 def _read_seglistall(path: Path) -> list[str | None]:

@@ -19,9 +19,10 @@ from PIL import Image
 
 from sunprep.errors import BadInput, first_line
 from sunprep.inputs import IMAGE_ERRORS, regular_file
+from sunprep.labels.classes import seg37_classes
 from sunprep.sunrgbd.annotation import read_index_json
 from sunprep.sunrgbd.depth import read_depth_png
-from sunprep.sunrgbd.mat import Seg2D, read_seg_mat
+from sunprep.sunrgbd.mat import OFFICIAL_SOURCE, Seg2D, read_seg_mat
 from sunprep.sunrgbd.records import LabelRecord
 
 __all__ = ["LabelRecord", "Scene", "read_labels", "read_scene"]
@@ -163,6 +164,20 @@ def labels_for(scene_dir: Path, rel_path: str, shape: tuple[int, int], seg2d: Se
     return LabelRecord(np.zeros(shape, np.uint16), (), "none", ())
 
 
+def official_labels(rel_path: str, shape: tuple[int, int], seg2d: Seg2D | None) -> LabelRecord:
+    """The toolbox's official 37-class map as a record: value k names seg37 class k, 0 unlabeled.
+
+    A scene the file does not map is an error here (its skip reason), not a fallback to other
+    annotations: an export of the official labels holds those labels or nothing.
+    """
+    if seg2d is None:
+        raise BadInput(f"{rel_path}: official labels come from the toolbox's SUNRGBD2Dseg.mat; none given")
+    labels = seg2d.official(rel_path, shape)
+    if labels is None:
+        raise BadInput(f"{seg2d.path}: no seglabel entry for {rel_path}")
+    return LabelRecord(labels.astype(np.uint16), seg37_classes().names, OFFICIAL_SOURCE, ())
+
+
 def read_labels(scene_dir: Path, root: Path, *, seg2d: Seg2D | None = None) -> LabelRecord:
     """The scene's labels alone (the JPEG header gives the size; no pixels are decoded)."""
     scene_dir = Path(scene_dir)
@@ -176,8 +191,12 @@ def read_scene(
     *,
     depth: Literal["refined", "raw"] = "refined",
     seg2d: Seg2D | None = None,
+    official: bool = False,
 ) -> Scene:
-    """Read one scene folder; raises BadInput (`"{file}: {problem}"`) at its first broken part."""
+    """Read one scene folder; raises BadInput (`"{file}: {problem}"`) at its first broken part.
+
+    `official` takes the labels from the toolbox's 37-class `seglabel` instead of the raw names.
+    """
     if depth not in ("refined", "raw"):
         raise ValueError(f"depth={depth!r}: expected 'refined' or 'raw'")
     scene_dir = Path(scene_dir)
@@ -187,7 +206,7 @@ def read_scene(
     shape = rgb.shape[:2]
     depth_png, depth_source = find_depth(scene_dir, image, depth)
     metres = read_depth_png(depth_png, shape)
-    record = labels_for(scene_dir, rel, shape, seg2d)
+    record = official_labels(rel, shape, seg2d) if official else labels_for(scene_dir, rel, shape, seg2d)
     intrinsics, extrinsics = read_camera(scene_dir)
     return Scene(
         rel_path=rel,
