@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,11 +20,13 @@ if TYPE_CHECKING:
 
 def result_table(result: EvalResult) -> Table:
     """Per-class IoU and accuracy, then the summary rows; '-' for a class absent from gt and prediction."""
+    from sunprep.train.metrics import score_text  # with torch: loaded only once evaluate has run
+
     s = result.scores
     table = Table()
     for col in ("class", "IoU", "acc"):
         table.add_column(col, justify="left" if col == "class" else "right")
-    fmt = lambda x: "-" if math.isnan(x) else f"{x:.4f}"
+    fmt = lambda x: score_text(x, 4, "-")
     for name, iou, acc in zip(result.classes.names, s.iou, s.acc):
         table.add_row(name, fmt(iou), fmt(acc))
     table.add_section()

@@ -21,9 +21,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sunprep.errors import BadInput, MappingError
+from sunprep.export.splits import SPLITS  # `test` has no public labels in Cityscapes either
 from sunprep.labels.classes import VOID, VOID_PNG, ClassTable
 
-SPLITS = ("train", "val")  # `test` has no public labels
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"
 DISPARITY_SUFFIX = "_disparity.png"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from sunprep.train.checkpoint import head_for
 from sunprep.train.config import AnalyzeConfig
 from sunprep.train.data import Split, open_dataset, scene_types
 from sunprep.train.loop import OnBatch, infer, load_for_eval, pick_device, to_batch
-from sunprep.train.metrics import Scores, confusion, scores
+from sunprep.train.metrics import Scores, confusion, score_text, scores
 from sunprep.train.unet import UNet
 
 
@@ -169,13 +168,13 @@ def write_analysis(a: Analysis, out: Path) -> list[Path]:
         paths.append(out / name)
 
     per = [scores(c) for c in a.per_image]
-    table("per_image.csv", ["id", "miou", "pixel_acc", "labelled_pixels"], [[i, _num(s.miou), _num(s.pixel_acc), s.pixels] for i, s in zip(a.ids, per)])
-    rows = [["model", _num(a.model.miou), _num(a.model.pixel_acc), _num(a.model.mean_acc)]]
-    rows += [[k, _num(s.miou), _num(s.pixel_acc), _num(s.mean_acc)] for k, s in a.baselines.items()]
+    table("per_image.csv", ["id", "miou", "pixel_acc", "labelled_pixels"], [[i, score_text(s.miou), score_text(s.pixel_acc), s.pixels] for i, s in zip(a.ids, per)])
+    rows = [["model", score_text(a.model.miou), score_text(a.model.pixel_acc), score_text(a.model.mean_acc)]]
+    rows += [[k, score_text(s.miou), score_text(s.pixel_acc), score_text(s.mean_acc)] for k, s in a.baselines.items()]
     table("baselines.csv", ["predictor", "miou", "pixel_acc", "mean_acc"], rows)
     if a.by_scene_type:
         table("scene_types.csv", ["scene_type", "miou", "pixel_acc", "labelled_pixels"],
-              [[t, _num(s.miou), _num(s.pixel_acc), s.pixels] for t, s in a.by_scene_type.items()])  # fmt: skip
+              [[t, score_text(s.miou), score_text(s.pixel_acc), s.pixels] for t, s in a.by_scene_type.items()])  # fmt: skip
     domains = list(a.channel_stats)
     header = ["channel"] + [f"{c}_{k}" for k in range(len(domains)) for c in ("mean", "std")]
     stats = np.concatenate([a.channel_stats[d] for d in domains], axis=1)
@@ -212,6 +211,4 @@ def summary(a: Analysis) -> dict[str, object]:
     return json.loads(json.dumps(out).replace("NaN", "null"))
 
 
-def _num(x: float) -> str:
-    return "" if math.isnan(x) else f"{x:.6f}"
 

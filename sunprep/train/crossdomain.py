@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from sunprep.train.loop import (
     pick_device,
     train,
 )
-from sunprep.train.metrics import scores
+from sunprep.train.metrics import score_text, scores
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def write_results(rows: list[Row], cfg: CrossConfig) -> list[Path]:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["model", "trained_on", "miou_on_a", "miou_on_b", "forgetting", "transfer"])
     for r in rows:
-        w.writerow([r.model, r.trained_on, *(_num(v, "", 6) for v in (r.miou_on_a, r.miou_on_b, r.forgetting, r.transfer))])
+        w.writerow([r.model, r.trained_on, *(score_text(v, 6) for v in (r.miou_on_a, r.miou_on_b, r.forgetting, r.transfer))])
     write_text_atomic(out / "results.csv", buf.getvalue())
     write_text_atomic(out / "results.md", markdown(rows, cfg))
     return [out / "results.csv", out / "results.md"]
@@ -109,7 +108,7 @@ def markdown(rows: list[Row], cfg: CrossConfig) -> str:
         "|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        vals = " | ".join(_num(v, "-") for v in (r.miou_on_a, r.miou_on_b, r.forgetting, r.transfer))
+        vals = " | ".join(score_text(v, 4, "-") for v in (r.miou_on_a, r.miou_on_b, r.forgetting, r.transfer))
         lines.append(f"| {r.model} | {r.trained_on} | {vals} |")
     lines += [
         "",
@@ -120,8 +119,6 @@ def markdown(rows: list[Row], cfg: CrossConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _num(x: float, empty: str, digits: int = 4) -> str:
-    return empty if math.isnan(x) else f"{x:.{digits}f}"
 
 
 def _labelled(on_batch: OnBatch | None, label: str) -> OnBatch | None:

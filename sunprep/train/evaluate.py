@@ -22,7 +22,7 @@ from sunprep.train.checkpoint import head_for
 from sunprep.train.config import EvalConfig
 from sunprep.train.data import open_dataset
 from sunprep.train.loop import OnBatch, evaluate_split, load_for_eval, pick_device
-from sunprep.train.metrics import Scores, scores
+from sunprep.train.metrics import Scores, score_text, scores
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def write_results(result: EvalResult, out: Path, extra: dict[str, object] | None
     w.writerow(["class_id", "name", "iou", "acc", "gt_pixels", "pred_pixels"])
     gt, pred = result.confusion.sum(1), result.confusion.sum(0)
     for i, name in enumerate(names):
-        w.writerow([i, name, _num(s.iou[i]), _num(s.acc[i]), int(gt[i]), int(pred[i])])
+        w.writerow([i, name, score_text(s.iou[i]), score_text(s.acc[i]), int(gt[i]), int(pred[i])])
     conf = io.StringIO()
     w = csv.writer(conf, lineterminator="\n")
     w.writerow(["gt\\pred", *names])
@@ -99,8 +99,6 @@ def heatmap(cm: np.ndarray, classes: ClassTable, cell: int = 12) -> Image.Image:
     return Image.fromarray(img)
 
 
-def _num(x: float) -> str:
-    return "" if math.isnan(x) else f"{x:.6f}"
 
 
 def _json_safe(d: dict[str, object]) -> dict[str, object]:

@@ -6,6 +6,7 @@ per-batch mIoU (as many notebooks do) weights small batches and absent classes w
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,3 +60,8 @@ def _nanmean(x: np.ndarray) -> float:
     """Mean over the non-NaN entries, NaN (not a warning) when there are none (an all-void split)."""
     ok = ~np.isnan(x)
     return float(x[ok].mean()) if ok.any() else float("nan")
+
+
+def score_text(x: float, digits: int = 6, empty: str = "") -> str:
+    """A score for a table or CSV; NaN (a class never seen, so no score) is `empty`, not "nan"."""
+    return empty if math.isnan(x) else f"{x:.{digits}f}"
