@@ -76,14 +76,15 @@ def test_accept_round_trips_into_the_next_normalize(normalized: Path) -> None:
 
 
 def test_accepting_a_reviewed_other_uses_its_suggestion(tmp_path: Path) -> None:
+    """`lamb` is a word, so it stays other; a reviewer who knows the annotator meant lamp accepts it."""
     names = tmp_path / "names.txt"
-    names.write_text("lanp\nharmonica\n", encoding="utf-8")
+    names.write_text("lamb\nharmonica\n", encoding="utf-8")
     invoke("normalize", "--labels", str(names), "--out", str(tmp_path / "o"))
     assert "accepted 1 names" in invoke("report", str(tmp_path / "o"), "--method", "other", "--accept").stdout
-    assert (tmp_path / "o" / "accepted.csv").read_text().splitlines()[1].startswith("lanp,lamp,")
+    assert (tmp_path / "o" / "accepted.csv").read_text().splitlines()[1].startswith("lamb,lamp,")
     invoke("normalize", "--labels", str(names), "--out", str(tmp_path / "o"))
     rows = table_of(invoke("report", str(tmp_path / "o"), "--format", "csv")).set_index("raw_label")
-    assert rows.loc["lanp", "class_name"] == "lamp" and rows.loc["harmonica", "class_name"] == "other"
+    assert rows.loc["lamb", "class_name"] == "lamp" and rows.loc["harmonica", "class_name"] == "other"
 
 
 def test_bad_queries_are_refused(tmp_path: Path) -> None:

@@ -14,7 +14,14 @@ from functools import lru_cache
 from rapidfuzz.utils import default_process
 
 _INSTANCE = re.compile(r"^(.*?[a-z].*?)\s*\d+$")  # `chair2`, `chair 3`; a name of digits alone stays
-_PREPOSITIONS = (" of ", " on ", " in ", " with ", " for ", " under ", " behind ")
+# Relation words: what comes before them is the thing (`building next door`, `board against wall`);
+# `cum` joins two roles of one thing and the first names it (`sofa cum bed`, as `sofa bed`).
+_RELATIONS = (
+    "of", "on", "in", "with", "for", "under", "behind", "next", "against", "near", "beside", "by", "at",
+    "from", "over", "above", "below", "beneath", "underneath", "inside", "atop", "onto", "into", "between",
+    "around", "along", "across", "without", "cum",
+)
+_PREPOSITIONS = tuple(f" {w} " for w in _RELATIONS)
 
 
 def canonical(raw: str) -> str:

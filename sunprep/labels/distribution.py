@@ -14,15 +14,15 @@ import pandas as pd
 
 from sunprep.labels.canonical import canonical
 from sunprep.labels.classes import load_classes
-from sunprep.labels.resolve import Resolver
-from sunprep.labels.tables import read_mapping, read_project_tables
+from sunprep.labels.labelmap import build_resolver
+from sunprep.labels.tables import read_mapping
 
 
 def class_distribution(seglistall: Path, mappings: Sequence[Path] = ()) -> pd.DataFrame:
     """One row per class (`class_name, before, after`, shares summing to 1), table order."""
     classes = load_classes()
     seg = read_mapping(seglistall, classes)
-    resolver = Resolver(classes, [read_project_tables(classes), seg, *(read_mapping(p, classes) for p in mappings)])
+    resolver = build_resolver([seg, *mappings])
     rows = pd.read_csv(seglistall, keep_default_na=False, dtype=str, encoding="utf-8-sig")
     rows = rows[rows["original_labels"].str.strip() != ""]
     weight = pd.to_numeric(rows["number of images"], errors="coerce").fillna(0.0).to_numpy()

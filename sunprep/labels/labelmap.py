@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from sunprep.labels.classes import VOID, ClassTable, load_classes
-from sunprep.labels.resolve import Resolver
-from sunprep.labels.tables import read_mapping, read_project_tables, read_resolved
+from sunprep.labels.resolve import FuzzyConfig, Resolver
+from sunprep.labels.tables import MappingTable, read_mapping, read_project_tables, read_resolved
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,20 @@ def load_label_map(resolved: Path | None = None, mappings: Sequence[Path] = ()) 
     `resolved` is a `sunprep normalize --out` folder (or its table file); its decisions are
     replayed as `raw_label -> class` rules, and unseen names fall through to the same rules.
     """
+    resolver = build_resolver(mappings, resolved)
+    return LabelMap(resolver.classes, resolver.fingerprint(), resolver)
+
+
+def build_resolver(
+    mappings: Sequence[Path | MappingTable] = (), resolved: Path | None = None, fuzzy: FuzzyConfig = FuzzyConfig()
+) -> Resolver:
+    """The one layer stack every command resolves with: classes.csv, mappings/, `mappings`, `resolved`.
+
+    `mappings` are files (read here) or tables already parsed (a benchmark's edited seglistall).
+    """
     classes = load_classes()
-    layers = [read_project_tables(classes), *(read_mapping(Path(p), classes) for p in mappings)]
+    layers = [read_project_tables(classes)]
+    layers += [m if isinstance(m, MappingTable) else read_mapping(Path(m), classes) for m in mappings]
     if resolved is not None:
         layers.append(read_resolved(Path(resolved), classes))
-    resolver = Resolver(classes, layers)
-    return LabelMap(classes, resolver.fingerprint(), resolver)
+    return Resolver(classes, layers, fuzzy)

@@ -16,10 +16,10 @@ import pandas as pd
 from sunprep.atomic import atomic_path, write_text_atomic
 from sunprep.errors import BadInput
 from sunprep.labels.agreement import Agreement, AgreementCounter, write_agreement
-from sunprep.labels.classes import load_classes
 from sunprep.labels.collect import Collected, collect_dataset, read_name_list
-from sunprep.labels.resolve import METHODS, Conflict, Resolver
-from sunprep.labels.tables import RESOLVED_NAME, read_mapping, read_project_tables
+from sunprep.labels.labelmap import build_resolver
+from sunprep.labels.resolve import METHODS, Conflict
+from sunprep.labels.tables import RESOLVED_NAME
 from sunprep.sunrgbd.mat import open_seg2d
 
 ACCEPTED_NAME = "accepted.csv"  # written by `sunprep report --accept`, read back by the next normalize
@@ -62,11 +62,11 @@ def run_normalize(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | No
         raise BadInput(f"{cfg.seg2d}: --seg2d labels the scenes of --root; a --labels list has none")
     if cfg.agreement and (cfg.root is None or cfg.seg2d is None):
         raise BadInput("--agreement: compares the scenes of --root with the official maps of --seg2d SUNRGBD2Dseg.mat; give both")
-    classes = load_classes()
     mappings = list(cfg.mappings)
     if cfg.out is not None and (cfg.out / ACCEPTED_NAME).is_file():
         mappings.append(cfg.out / ACCEPTED_NAME)
-    resolver = Resolver(classes, [read_project_tables(classes), *(read_mapping(p, classes) for p in mappings)])
+    resolver = build_resolver(mappings)
+    classes = resolver.classes
     counter = AgreementCounter() if cfg.agreement else None
     collected: Collected = collect_names(cfg, on_step, counter)
     names = sorted(collected.names)

@@ -23,6 +23,7 @@ from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 from sunprep.labels.canonical import canonical, head_phrase, singulars, strip_instance, suffixes
 from sunprep.labels.classes import ClassTable
 from sunprep.labels.tables import Entry, MappingTable
+from sunprep.labels.typos import common_slip, word_count
 
 METHODS = ("exact", "fuzzy", "rule", "user", "other")
 SCORERS: dict[str, Callable[..., float]] = {
@@ -40,12 +41,16 @@ _CHUNK = 256  # fuzzy queries per cdist call: bounds the score matrix to ~256 x 
 
 @dataclass(frozen=True)
 class FuzzyConfig:
-    """Chosen by measurement on tests/data/label_testset.csv (see benchmarks/normalize.py --sweep)."""
+    """Chosen by measurement on tests/data/typo_dev.csv (see benchmarks/normalize.py --sweep)."""
 
     scorer: str = "osa"
     cutoff: float = 80.0  # accept the best key at or above this score: one slip in five letters
     floor: float = 60.0  # report candidates down to this score, for review
-    min_length: int = 4  # shorter names are not fuzzy-matched: `tc` is as close to `tv` as to `pc`
+    min_length: int = 2  # shorter names are not fuzzy-matched: one letter is anything
+    single_edit: bool = True  # below the cut-off, one slip is accepted when the evidence is unambiguous
+    word_count: int = 1000  # a name this common in English (typos.word_count) is a word, not a slip; 0: off
+    dominance: float = 0.8  # share of the evidence the winning class needs among one-slip candidates
+    rare_slip: float = 0.1  # evidence factor of a slip that is not a common one (typos.common_slip)
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,8 @@ class Resolver:
         for key in self._keys:
             self._compact.setdefault(key.replace(" ", ""), key)
         self._cache: dict[str, Resolution] = {}
+        self._words = {w for k in self._keys for w in k.split(" ")}
+        self._head_guesses: set[str] = set()
         self._classified: dict[str, tuple[int, str, Entry | None, bool]] = {}
 
     def _merge(self, stage: str, into: dict[str, Entry], rules: dict[str, Entry]) -> None:
@@ -195,48 +202,130 @@ class Resolver:
         """Resolve names (duplicates and repeats are answered from a cache), in input order."""
         todo = [n for n in dict.fromkeys(raw_names) if n not in self._cache]
         pending: list[tuple[str, str]] = []
+        guesses: dict[str, _Hit] = {}
         for raw in todo:
             key = canonical(raw)
             hit = self._lookup_raw(key) if key else None
-            if hit is not None:
+            if hit is not None and hit.key not in (key, strip_instance(key)) and self._key_class(hit.key) == self.other_id:
+                guesses[raw] = hit  # `deks` is not the rare raw name `dek` when it is one slip from desk
+                pending.append((raw, key))
+            elif hit is not None and self._slipped_modifier(key, hit):
+                guesses[raw] = hit  # `bobm box` is the listed `boom box` before it is a box by its head
+                self._head_guesses.add(raw)
+                pending.append((raw, key))
+            elif hit is not None:
                 self._cache[raw] = self._finish(raw, key, hit, 100.0, "")
             else:
                 pending.append((raw, key))
-        self._fuzzy(pending)
+        self._fuzzy(pending, guesses)
         return [self._cache[n] for n in raw_names]
 
-    def _fuzzy(self, pending: list[tuple[str, str]]) -> None:
+    def _fuzzy(self, pending: list[tuple[str, str]], guesses: dict[str, _Hit]) -> None:
         """Batched fuzzy matching of whole names against every known name, and of compound heads.
 
         A compound whose whole name is unknown (`game tble`) still names its head noun: an unknown
         last word is matched against the single-word clean labels that have a class rule, and the
-        head wins when it scores higher than the whole name.
+        head wins when it scores higher than the whole name. A name whose every word is an English
+        word (`shell`, `black chain`) is not corrected: it names something, just nothing we know.
+        A name one slip from known names is decided by the evidence for them (`_one_slip`); the score
+        cut-off decides the rest (and the slips whose evidence is split).
+        `guesses` are singular guesses that lead to `other`: kept unless a correction finds a class.
         """
         cfg = self.fuzzy
         queries = [(raw, key) for raw, key in pending if len(key.replace(" ", "")) >= cfg.min_length]
         for raw, key in pending:
             if len(key.replace(" ", "")) < cfg.min_length:
-                self._cache[raw] = self._unmatched(raw, key, "")
+                hit = guesses.get(raw)
+                self._cache[raw] = self._finish(raw, key, hit, 100.0, "") if hit else self._unmatched(raw, key, "")
         whole = self._best([k for _, k in queries], self._keys, self._weights)
         phrases = [head_phrase(k) for _, k in queries]
         words = [
             w if " " in p and len(w := p.rpartition(" ")[2]) >= cfg.min_length and w not in self.clean_keys
-            and w not in self.raw_to_clean else ""
+            and w not in self.raw_to_clean and not self._is_word(w) else ""
             for p in phrases
         ]
         heads = self._best(words, self._heads, self._head_weights)
-        for (raw, key), found, phrase, head in zip(queries, whole, phrases, heads):
+        guarded = [self._is_word(k) for _, k in queries]
+        slips = self._one_slip([k if not g else "" for (_, k), g in zip(queries, guarded)], self._keys, self._weights)
+        head_slips = self._one_slip(words, self._heads, self._head_weights)
+        for (raw, key), found, phrase, head, guard, slip, head_slip in zip(
+            queries, whole, phrases, heads, guarded, slips, head_slips
+        ):
             text = _describe(found)
             best = found[0][1] if found else 0.0
-            if head and head[0][1] >= cfg.cutoff and head[0][1] > best:
-                fixed = f"{phrase.rpartition(' ')[0]} {head[0][0]}"
-                self._cache[raw] = self._finish(raw, key, _Hit(fixed, head[0][0], None), head[0][1], _describe(head), fuzzy=True)
+            head_best = head_slip if head_slip is not None else head[0] if head and head[0][1] >= cfg.cutoff else None
+            if head_best is not None and head_best[1] > best:
+                fixed = f"{phrase.rpartition(' ')[0]} {head_best[0]}"
+                self._cache[raw] = self._finish(raw, key, _Hit(fixed, head_best[0], None), head_best[1], _describe(head), fuzzy=True)
                 continue
-            hit = self._lookup_raw(found[0][0]) if best >= cfg.cutoff else None
-            if hit is not None:
-                self._cache[raw] = self._finish(raw, key, hit, best, text, fuzzy=True)
+            choice = None if guard else slip if slip is not None else found[0] if best >= cfg.cutoff else None
+            hit = self._lookup_raw(choice[0]) if choice is not None else None
+            if choice is not None and hit is not None and (
+                self._key_class(choice[0]) != self.other_id or raw in self._head_guesses
+            ):
+                self._cache[raw] = self._finish(raw, key, hit, choice[1], text, fuzzy=True)
+            elif raw in guesses:
+                self._cache[raw] = self._finish(raw, key, guesses[raw], 100.0, "")
+            elif choice is not None and hit is not None:
+                self._cache[raw] = self._finish(raw, key, hit, choice[1], text, fuzzy=True)
             else:
                 self._cache[raw] = self._unmatched(raw, key, text, found[0][0] if found else "")
+
+    def _slipped_modifier(self, key: str, hit: _Hit) -> bool:
+        """A compound found by its head noun whose modifier is neither a known word nor English."""
+        if hit.entry is not None or hit.direct is not None or " " not in key or key in self.clean_keys:
+            return False
+        n = self.fuzzy.word_count
+        return any(w not in self._words and not (n > 0 and word_count(w) >= n) for w in key.split(" ")[:-1])
+
+    def _is_word(self, key: str) -> bool:
+        """Every word of the name is an English word at least `word_count` common (off at 0)."""
+        n = self.fuzzy.word_count
+        return n > 0 and all(word_count(w) >= n for w in key.split(" "))
+
+    def _one_slip(self, queries: list[str], choices: list[str], weights: np.ndarray) -> list[tuple[str, float] | None]:
+        """The choice one OSA edit away that the evidence names, or None ("" queries: None).
+
+        Evidence for a choice: the images annotators used it in (plus one, so a table without
+        counts still counts names), times `rare_slip` unless the edit is a common slip. Evidence
+        is summed per class the choices lead to; the heaviest class must hold `dominance` of it.
+        `sfoa` -> sofa; `tc` -> tv (c touches v), not pc; `bof` -> other: box, bob and bog split it.
+        """
+        cfg = self.fuzzy
+        out: list[tuple[str, float] | None] = [None] * len(queries)
+        todo = [i for i, q in enumerate(queries) if q] if cfg.single_edit else []
+        for start in range(0, len(todo), _CHUNK):
+            rows = todo[start : start + _CHUNK]
+            dist = process.cdist([queries[i] for i in rows], choices, scorer=OSA.distance, score_cutoff=1, dtype=np.int32, workers=1)
+            for i, row in zip(rows, dist):
+                q = queries[i]
+                by_class: dict[int, float] = {}
+                best: dict[int, tuple[float, str]] = {}
+                for j in np.flatnonzero(row == 1).tolist():
+                    c = choices[j]
+                    cid = self._key_class(c)
+                    if cid is None:
+                        continue
+                    w = (weights[j] + 1.0) * (1.0 if common_slip(q, c) else cfg.rare_slip)
+                    by_class[cid] = by_class.get(cid, 0.0) + w
+                    if w > best.get(cid, (-1.0, ""))[0]:
+                        best[cid] = (w, c)
+                if not by_class:
+                    continue
+                top = max(by_class, key=lambda k: by_class[k])
+                if top != self.other_id and by_class[top] >= cfg.dominance * sum(by_class.values()):
+                    key = best[top][1]
+                    out[i] = (key, round(100.0 * float(OSA.normalized_similarity(q, key)), 2))
+        return out
+
+    def _key_class(self, key: str) -> int | None:
+        """The class a known key leads to (cached with the stage-2 classes); None if it leads nowhere."""
+        hit = self._lookup_raw(key)
+        if hit is None:
+            return None
+        if hit.direct is not None:
+            return int(hit.direct.target)
+        return self.classify(hit.clean)[0]
 
     def _best(self, queries: list[str], choices: list[str], weights: np.ndarray) -> list[list[tuple[str, float]]]:
         """Top 3 per query over the query and its singular guesses (`lockkers` is one slip from `locker`)."""
