@@ -5,9 +5,12 @@
 Speed: resolves every raw name of the table plus 10,000 noisy variants (typos, plurals, case,
 digits, `_`) with a fresh resolver on one core, against a floor measured in the same run: a
 plain dict lookup of the same names (what a lower-case-and-look-up pipeline costs).
-Accuracy: the held-out test set of tests/data/label_testset.csv (see tests/data/label_testset.py);
-`--sweep` repeats it for every scorer and several cut-offs, the measurement the defaults in
-`sunprep.labels.resolve.FuzzyConfig` were chosen by.
+Accuracy, the new method beside the previous one (`PREVIOUS`: no single-slip rule, no word guard,
+names under 4 letters never matched), on the held-out typo set tests/data/typo_heldout.csv (typos,
+typos of names of 4 letters or fewer, false matches) and on the old set tests/data/label_testset.csv
+(truths from today's tables; "lost" counts names the previous method got right and the new one
+does not). `--sweep` measures the single-slip settings on the dev set tests/data/typo_dev.csv, the
+measurement the defaults in `sunprep.labels.resolve.FuzzyConfig` are checked by.
 Distribution: class shares weighted by `number of images`, before and after the project's rules.
 """
 
@@ -26,16 +29,21 @@ sys.path.insert(0, str(ROOT))
 
 from sunprep.labels.canonical import canonical, singulars  # noqa: E402
 from sunprep.labels.distribution import class_distribution  # noqa: E402
-from sunprep.labels.resolve import SCORERS, FuzzyConfig  # noqa: E402
+from sunprep.labels.resolve import FuzzyConfig  # noqa: E402
 from tests.data.label_testset import (  # noqa: E402
+    ACCURACY_KINDS,
+    OTHER_KINDS,
     cosmetic,
-    evaluate,
+    current_truth,
     full_resolver,
     held_out_resolver,
     holdout_lines,
     read_testset,
     typo,
 )
+from tests.data.typo_testset import measure, read_set  # noqa: E402
+
+PREVIOUS = FuzzyConfig(min_length=4, single_edit=False, word_count=0)  # the method before issue 10
 
 N_NOISY = 10_000
 SEED = 7
@@ -94,18 +102,38 @@ def main() -> None:
     print(f"floor, dict lookup:      {floor * 1000:8.1f} ms  -> resolve is {resolve / floor:.0f}x the floor")
     print(f"methods: {methods}")
 
-    rows = read_testset()
-    lines = holdout_lines(rows)
-    configs = [FuzzyConfig()]
+    new, old = FuzzyConfig(), PREVIOUS
+    heldout = read_set("typo_heldout.csv")
+
+    def pct(x: tuple[int, int]) -> str:
+        return f"{100 * x[0] / x[1]:5.1f}% ({x[0]}/{x[1]})"
+
+    print("\nheld-out typos, tests/data/typo_heldout.csv (targets: typos >= 95%, <= 4 letters >= 85%, false <= 1%):")
+    print(f"  {'method':<9} {'typos':>17} {'<= 4 letters':>17} {'false matches':>17}")
+    for label, cfg in (("previous", old), ("new", new)):
+        m = measure(held_out_resolver(text, holdout_lines(heldout), cfg), heldout)
+        print(f"  {label:<9} {pct(m['typos']):>17} {pct(m['short']):>17} {pct(m['false_matches']):>17}")
+    rows = [r for r in current_truth(text, read_testset()) if r["kind"] in ACCURACY_KINDS + OTHER_KINDS]
+    names = [r["raw_label"] for r in rows]
+    got = {label: held_out_resolver(text, holdout_lines(rows), cfg).resolve(names) for label, cfg in (("previous", old), ("new", new))}
+    print("\nold held-out set, tests/data/label_testset.csv (truths from today's tables):")
+    for label, res in got.items():
+        ok = [g.class_name == r["truth"] for r, g in zip(rows, res)]
+        acc = [o for o, r in zip(ok, rows) if r["kind"] in ACCURACY_KINDS]
+        bad = [not o for o, r in zip(ok, rows) if r["kind"] in OTHER_KINDS]
+        print(f"  {label:<9} accuracy {pct((sum(acc), len(acc)))}, false matches {pct((sum(bad), len(bad)))}")
+    lost = [r["raw_label"] for r, p, n in zip(rows, got["previous"], got["new"]) if p.class_name == r["truth"] != n.class_name]
+    print(f"  right before, wrong now: {len(lost)} {lost}")
     if args.sweep:
-        configs = [FuzzyConfig(s, c, min(c, 60.0)) for s in SCORERS for c in (70.0, 75.0, 80.0, 85.0, 90.0)]
-    print("\naccuracy on tests/data/label_testset.csv (held-out rows of seglistall.csv):")
-    for cfg in configs:
-        res = evaluate(held_out_resolver(text, lines, cfg), rows)
-        (a, n), (f, m) = res["accuracy"], res["false_match"]
-        kinds = " ".join(f"{k}={x / y * 100:.0f}%" for k, (x, y) in res.items() if k not in ("accuracy", "false_match"))
-        print(f"  {cfg.scorer:<16} cutoff {cfg.cutoff:4.0f}: accuracy {100 * a / n:5.1f}% ({a}/{n}), "
-              f"false matches {100 * f / m:4.2f}% ({f}/{m}) | {kinds}")
+        dev = read_set("typo_dev.csv")
+        print("\nsweep on the dev set, tests/data/typo_dev.csv:")
+        for wc in (300, 1000, 3000):
+            for dom in (0.6, 0.8, 0.9):
+                for rare in (0.1, 0.3):
+                    cfg = FuzzyConfig(word_count=wc, dominance=dom, rare_slip=rare)
+                    m = measure(held_out_resolver(text, holdout_lines(dev), cfg), dev)
+                    print(f"  word_count {wc:5d} dominance {dom:.1f} rare_slip {rare:.1f}: typos {pct(m['typos'])}, "
+                          f"<= 4 letters {pct(m['short'])}, false {pct(m['false_matches'])}")
 
     dist = class_distribution(args.seglistall)
     print("\nclass shares weighted by `number of images` (seglistall alone -> with mappings/ and rules):")
