@@ -14,7 +14,7 @@ from sunprep.labels.canonical import canonical
 from sunprep.labels.classes import load_classes
 from sunprep.labels.labelmap import build_resolver
 from sunprep.labels.resolve import _SCALE, SCORERS, FuzzyConfig, Resolver
-from sunprep.labels.tables import parse_mapping, read_mapping, read_project_tables
+from sunprep.labels.tables import parse_mapping, read_project_tables
 from tests.data.label_testset import (
     ACCURACY_KINDS,
     OTHER_KINDS,
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def resolver(shared_data: Path) -> Resolver:
-    return Resolver(CLASSES, [read_project_tables(CLASSES), read_mapping(shared_data / "seglistall.csv", CLASSES)])
+    return build_resolver([shared_data / "seglistall.csv"])
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_resolution_records_its_evidence(resolver: Resolver) -> None:
 
 
 def test_without_seglistall_project_tables_still_resolve() -> None:
-    bare = Resolver(CLASSES, [read_project_tables(CLASSES)])
+    bare = build_resolver()
     got = [r.class_name for r in bare.resolve(["Chair_2", "laptops", "kitchen cupboard", "dorr", "stapler"])]
     assert got == ["chair", "computer", "cabinet", "door", "other"]  # `dorr`: one slip, one candidate
 
