@@ -119,3 +119,28 @@ def test_garbage_seg2d_order_is_exit_2(data, tmp_path) -> None:
     for extra in (["--seg2d", str(seg2d), "--seg2d-order", str(order)], ["--seg2d", str(seg2d)]):
         result = CliRunner().invoke(app, ["scan", str(data), *extra])
         assert result.exit_code == 2 and one_error_line(result).startswith("error: ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", "{root}", "--depth", "bogus"],
+        ["export", "--root", "{root}", "--out", "{out}", "--format", "bogus"],
+        ["export", "--root", "{root}", "--out", "{out}", "--fit", "bogus"],
+        ["export", "--root", "{root}", "--out", "{out}", "--val-fraction", "1.5"],
+        ["export", "--root", "{root}", "--out", "{out}", "--val-fraction", "nan"],
+        ["export", "--root", "{root}", "--out", "{out}", "--jobs", "0"],
+        ["export", "--root", "{root}", "--out", "{out}", "--shard-mb", "0"],
+        ["export", "--root", "{root}", "--out", "{out}", "--depth", "bogus"],
+        ["export", "--root", "{root}", "--out", "{out}", "--depth-encoding", "bogus"],
+        ["export", "--root", "{root}", "--out", "{out}", "--seed", "x"],
+        ["normalize", "--root", "{root}", "--labels", "{root}/none.txt"],
+        ["normalize"],
+    ],
+)
+def test_bad_option_values_are_exit_2(data, tmp_path, args) -> None:
+    argv = [a.format(root=data, out=tmp_path / "o") for a in args]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
