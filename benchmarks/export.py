@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # fixtures/ lives 
 
 # sunprep and fixtures are imported inside the functions that use them: the floor's workers
 # import this module, and they should pay only for what decoding needs.
-FORMATS = ("cityscapes", "cityscapes-official", "parquet")
 
 KV2_SIZE = (530, 730)
 NAMES = {"floor": "decode floor", "floor-keep": "floor, malloc kept", "cityscapes-nosync": "cityscapes, no fsync"}
@@ -125,10 +124,9 @@ def main() -> None:
         print(json.dumps(measure(args.measure, args.work, args.out, args.jobs)))
         return
 
-    from sunprep.export.run import FORMATS as EXPORT_FORMATS
+    from sunprep.export.registry import FORMATS
     from sunprep.sunrgbd.discover import discover_scenes
 
-    assert EXPORT_FORMATS == FORMATS
     with tempfile.TemporaryDirectory(prefix="sunprep-bench-") as tmp:
         root = args.work or Path(tmp) / "data"
         t = time.perf_counter()

@@ -67,11 +67,11 @@ def test_disparity_rule_by_hand() -> None:
 def test_missing_or_inconsistent_files_are_named(tmp_path: Path) -> None:
     write_release(tmp_path, seed=1, per_city=1)
     frames = discover_frames(tmp_path)
-    label = frames[0].path("gtFine", "_gtFine_labelIds.png")
+    label = frames[0].path("labelIds")
     label.unlink()
     with pytest.raises(BadInput, match=f"{label}: missing"):
         read_frame(frames[0])
-    camera = frames[1].path("camera", "_camera.json")
+    camera = frames[1].path("camera")
     camera.unlink()
     assert "nominal" in read_frame(frames[1]).warnings[0]
     camera.write_text(json.dumps({"extrinsic": {}}))

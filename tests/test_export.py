@@ -19,7 +19,8 @@ from fixtures.cityscapes import write_release
 from fixtures.scenes import write_dataset
 from sunprep.cli.app import app
 from sunprep.export.cityscapes_source import load_label_table
-from sunprep.export.run import FORMATS, ExportConfig, run_export
+from sunprep.export.registry import FORMATS
+from sunprep.export.run import ExportConfig, run_export
 from sunprep.export.splits import hashed_split
 from sunprep.labels.classes import load_classes
 from sunprep.labels.labelmap import load_label_map

@@ -25,8 +25,9 @@ from fixtures.scenes import kv2_scene_name, write_scene
 from fixtures.seg2d import Seg2DEntry, write_seg2d
 from sunprep.cli.app import app
 from sunprep.errors import BadInput
+from sunprep.export.registry import FORMATS
 from sunprep.export.resize import plan, resize_nearest
-from sunprep.export.run import FORMATS, ExportConfig, run_export
+from sunprep.export.run import ExportConfig, run_export
 from sunprep.labels.classes import SEG37, load_classes
 from sunprep.labels.labelmap import load_label_map
 from sunprep.labels.normalize import NormalizeConfig, run_normalize, write_outputs

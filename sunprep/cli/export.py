@@ -14,8 +14,9 @@ from sunprep.cli.app import app, guarded
 from sunprep.errors import PartialFailure
 from sunprep.export.cityscapes import DepthEncoding
 from sunprep.export.manifest import Skipped
+from sunprep.export.registry import Format
 from sunprep.export.resize import DEFAULT_FIT, Fit, size_problem
-from sunprep.export.run import Dataset, ExportConfig, Format, Hooks, LabelSpace, run_export
+from sunprep.export.run import Dataset, ExportConfig, Hooks, LabelSpace, run_export
 from sunprep.export.shards import DEFAULT_SHARD_BYTES
 from sunprep.export.sources import DepthChoice
 from sunprep.progress import progress_bar

@@ -21,13 +21,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sunprep.errors import BadInput, MappingError
+from sunprep.export.official import FILES, CsName
 from sunprep.export.splits import SPLITS  # `test` has no public labels in Cityscapes either
 from sunprep.labels.classes import VOID, VOID_PNG, ClassTable
 
-IMAGE_SUFFIX = "_leftImg8bit.png"
-LABEL_SUFFIX = "_gtFine_labelIds.png"
-DISPARITY_SUFFIX = "_disparity.png"
-CAMERA_SUFFIX = "_camera.json"
 # Used only when a frame's camera file is missing: the values of the release's camera files
 # (they vary little between cities); the scene then carries a warning.
 NOMINAL_BASELINE_M = 0.209313
@@ -83,22 +80,24 @@ class CityscapesFrame:
 
     @property
     def rel(self) -> str:
-        return f"leftImg8bit/{self.split}/{self.city}/{self.stem}"
+        return f"{FILES['image'][0]}/{self.split}/{self.city}/{self.stem}"
 
-    def path(self, folder: str, suffix: str) -> Path:
-        return self.root / folder / self.split / self.city / f"{self.stem}{suffix}"
+    def path(self, kind: str) -> Path:
+        """This frame's file of `kind` (a key of sunprep.export.official.FILES)."""
+        return self.root / CsName(self.split, self.city, self.stem).path(kind)
 
 
 def discover_frames(root: Path) -> list[CityscapesFrame]:
     """Every `leftImg8bit/{train,val}/<city>/*_leftImg8bit.png`, sorted by split, city, name."""
     root = Path(root)
+    folder, suffix = FILES["image"]
     frames = [
-        CityscapesFrame(root, split, png.parent.name, png.name[: -len(IMAGE_SUFFIX)])
+        CityscapesFrame(root, split, png.parent.name, png.name[: -len(suffix)])
         for split in SPLITS
-        for png in sorted((root / "leftImg8bit" / split).glob(f"*/*{IMAGE_SUFFIX}"))
+        for png in sorted((root / folder / split).glob(f"*/*{suffix}"))
     ]
     if not frames:
-        raise BadInput(f"{root}: no leftImg8bit/{{train,val}}/<city>/*{IMAGE_SUFFIX} (not a Cityscapes release)")
+        raise BadInput(f"{root}: no {folder}/{{train,val}}/<city>/*{suffix} (not a Cityscapes release)")
     return frames
 
 
@@ -117,7 +116,7 @@ def _read_png(path: Path, modes: tuple[str, ...]) -> np.ndarray:
 
 def _camera(frame: CityscapesFrame) -> tuple[float, float, tuple[str, ...]]:
     """(baseline m, fx px, warnings) from the frame's camera file, nominal values if absent."""
-    path = frame.path("camera", CAMERA_SUFFIX)
+    path = frame.path("camera")
     if not path.is_file():
         return NOMINAL_BASELINE_M, NOMINAL_FX_PX, (f"{path}: missing, nominal baseline and focal length used",)
     try:
@@ -149,13 +148,13 @@ class CityscapesFrameData:
 
 def read_frame(frame: CityscapesFrame) -> CityscapesFrameData:
     """Read one frame; raises BadInput naming the file for anything missing or inconsistent."""
-    image_path = frame.path("leftImg8bit", IMAGE_SUFFIX)
+    image_path = frame.path("image")
     rgb = _read_png(image_path, ("RGB",))
-    label_path = frame.path("gtFine", LABEL_SUFFIX)
+    label_path = frame.path("labelIds")
     label_ids = _read_png(label_path, ("L", "P"))
     if label_ids.shape != rgb.shape[:2]:
         raise BadInput(f"{label_path}: {label_ids.shape} labels for a {rgb.shape[:2]} image")
-    disparity_path = frame.path("disparity", DISPARITY_SUFFIX)
+    disparity_path = frame.path("disparity")
     raw = _read_png(disparity_path, ("I;16", "I;16B", "I"))
     if raw.shape != rgb.shape[:2]:
         raise BadInput(f"{disparity_path}: {raw.shape} disparity for a {rgb.shape[:2]} image")
@@ -166,9 +165,9 @@ def read_frame(frame: CityscapesFrame) -> CityscapesFrameData:
 def frame_files(frame: CityscapesFrame) -> tuple[Path, ...]:
     """The input files of a frame, for the manifest's input checksum."""
     files = (
-        frame.path("leftImg8bit", IMAGE_SUFFIX),
-        frame.path("gtFine", LABEL_SUFFIX),
-        frame.path("disparity", DISPARITY_SUFFIX),
-        frame.path("camera", CAMERA_SUFFIX),
+        frame.path("image"),
+        frame.path("labelIds"),
+        frame.path("disparity"),
+        frame.path("camera"),
     )
     return tuple(p for p in files if p.is_file())

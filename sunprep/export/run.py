@@ -30,14 +30,14 @@ from typing import Literal
 
 from sunprep.atomic import write_text_atomic
 from sunprep.errors import BadInput, skip_reason
-from sunprep.export.cityscapes import DepthEncoding, NpyWriter
+from sunprep.export.cityscapes import DepthEncoding
 from sunprep.export.cityscapes_source import discover_frames, load_label_table
 from sunprep.export.formats import Writer, remove_staging
 from sunprep.export.manifest import Done, Journal, Skipped, write_manifest
-from sunprep.export.official import OfficialWriter
+from sunprep.export.registry import Format, make_writer
 from sunprep.export.resize import DEFAULT_FIT, Fit, plan, resize_image, resize_nearest, size_problem
 from sunprep.export.sample import Encoded, Meta, Sample, checksum
-from sunprep.export.shards import DEFAULT_SHARD_BYTES, ShardWriter
+from sunprep.export.shards import DEFAULT_SHARD_BYTES
 from sunprep.export.sources import CityscapesJob, DepthChoice, SunrgbdJob, close_seg2d, seg2d_handle
 from sunprep.export.splits import SPLITS, hashed_split, load_split_file
 from sunprep.labels.classes import ClassTable, seg37_classes
@@ -45,8 +45,6 @@ from sunprep.labels.labelmap import LabelMap, load_label_map
 from sunprep.sunrgbd.discover import discover_scenes
 from sunprep.sunrgbd.mat import open_seg2d
 
-Format = Literal["cityscapes", "cityscapes-official", "parquet"]
-FORMATS: tuple[Format, ...] = ("cityscapes", "cityscapes-official", "parquet")
 Dataset = Literal["sunrgbd", "cityscapes"]
 # What a SUN RGB-D label becomes: sunprep's 39 classes resolved from the raw names, or the
 # toolbox's official 37-class `seglabel` maps that published results are computed on.
@@ -241,16 +239,6 @@ class OrderedPool:
 # --- parent side --------------------------------------------------------------------------------
 
 
-def make_writer(cfg: ExportConfig, done: tuple[Done, ...]) -> Writer:
-    if cfg.format == "cityscapes":
-        return NpyWriter(cfg.out, cfg.depth_encoding)
-    if cfg.format == "cityscapes-official":
-        return OfficialWriter(cfg.out)
-    if cfg.format == "parquet":
-        return ShardWriter(cfg.out, done, cfg.shard_bytes)
-    raise BadInput(f"{cfg.out}: unknown format {cfg.format!r}, expected one of {', '.join(FORMATS)}")
-
-
 def plan_jobs(cfg: ExportConfig) -> tuple[list[SunrgbdJob | CityscapesJob], list[Skipped]]:
     """Every scene with its split, in a stable order; scenes the split file lacks are skipped."""
     if cfg.dataset == "cityscapes":
@@ -378,7 +366,7 @@ def resume(out: Path, plan: Plan, hooks: Hooks) -> Progress:
 
 def place_all(cfg: ExportConfig, plan: Plan, progress: Progress, hooks: Hooks) -> None:
     """Run the workers and place their results in job order; the journal records each as it lands."""
-    writer = make_writer(cfg, tuple(progress.done))
+    writer = make_writer(cfg.format, cfg.out, tuple(progress.done), depth_encoding=cfg.depth_encoding, shard_bytes=cfg.shard_bytes)
     journal, todo = progress.journal, progress.todo
     n_proc = min(cfg.jobs, max(1, len(todo)))
     try:

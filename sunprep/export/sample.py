@@ -27,7 +27,7 @@ class Sample:
 
     image: np.ndarray  # uint8 (H, W, 3)
     label: np.ndarray  # int16 (H, W): class id, VOID (-1) for void
-    depth: np.ndarray  # float32 (H, W): metres, 0 = missing
+    depth: np.ndarray | None  # float32 (H, W): metres, 0 = missing; None under `--depth none`
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,14 @@ def label_png_array(label: np.ndarray) -> np.ndarray:
 def depth_mm_array(depth: np.ndarray) -> np.ndarray:
     """Metres as uint16 millimetres, 0 = missing; clipped at 65.535 m (Cityscapes' far range)."""
     return np.clip(np.rint(depth * DEPTH_PNG_SCALE), 0, 65535).astype(np.uint16)
+
+
+def png_files(sample: Sample) -> dict[str, bytes]:
+    """The PNGs of a sample, as the official layout and the Parquet shards store them."""
+    files = {"image": png_bytes(sample.image), "label": png_bytes(label_png_array(sample.label))}
+    if sample.depth is not None:
+        files["depth"] = png_bytes(depth_mm_array(sample.depth))
+    return files
 
 
 def checksum(files: dict[str, bytes]) -> str:

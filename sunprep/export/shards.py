@@ -17,14 +17,16 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sunprep.atomic import atomic_path
+from sunprep.errors import TrainError
 from sunprep.export.formats import record
 from sunprep.export.manifest import Done
-from sunprep.export.official import png_files
-from sunprep.export.sample import Encoded, Sample
+from sunprep.export.reading import Listing, Record, depth_png, label_png, rgb_png
+from sunprep.export.sample import Encoded, Sample, png_files
 
 DEFAULT_SHARD_BYTES = 256 * 2**20  # about 3,000 samples at 128x256: two shards for all of kv2
 ROWS_PER_GROUP = 64  # ~6 MB groups: small for streaming readers (HF uses 100 image rows), and the memory a shard takes
@@ -45,8 +47,16 @@ SCHEMA = pa.schema(
 )
 
 
+SHARD_GLOB = "part-*.parquet"
+
+
 def shard_path(split: str, k: int) -> str:
     return f"{split}/part-{k:05d}.parquet"
+
+
+def shard_number(rel: str) -> int:
+    """`train/part-00003.parquet` -> 3 (the inverse of shard_path)."""
+    return int(Path(rel).stem.split("-")[1])
 
 
 @dataclass
@@ -61,8 +71,11 @@ class _Shard:
     nbytes: int = 0
 
 
+NAME = "parquet"
+
+
 class ShardWriter:
-    name = "parquet"
+    name = NAME
 
     def __init__(self, out: Path, done: tuple[Done, ...] = (), shard_bytes: int = DEFAULT_SHARD_BYTES) -> None:
         self.out = Path(out)
@@ -71,7 +84,7 @@ class ShardWriter:
         # A resumed run starts after the last complete shard of each split.
         self._next: dict[str, int] = {}
         for d in done:
-            k = int(Path(d.files[0]).stem.split("-")[1]) + 1
+            k = shard_number(d.files[0]) + 1
             self._next[d.split] = max(self._next.get(d.split, 0), k)
 
     def __getstate__(self) -> dict:
@@ -85,7 +98,7 @@ class ShardWriter:
         return enc  # the bytes go to the parent, which streams them into the shard
 
     def put(self, split: str, index: int, enc: Encoded) -> list[Done]:
-        size = sum(len(enc.files[r]) for r in ROLES)
+        size = sum(len(b) for b in enc.files.values())
         shard = self._open.get(split)
         completed = []
         if shard is not None and shard.nbytes + size > self.shard_bytes:
@@ -124,7 +137,7 @@ class ShardWriter:
             "scene_type": [e.meta.scene_type for _, e in rows],
             "height": [e.height for _, e in rows],
             "width": [e.width for _, e in rows],
-            **{role: [e.files[role] for _, e in rows] for role in ROLES},
+            **{role: [e.files.get(role) for _, e in rows] for role in ROLES},  # no depth: null
         }
         shard.writer.write_table(pa.table(columns, schema=SCHEMA), row_group_size=ROWS_PER_GROUP)
         shard.group = []
@@ -137,3 +150,41 @@ class ShardWriter:
         shard.writer.close()
         shard.files.close()  # os.replace(temporary, shard)
         return shard.done
+
+
+def detect(root: Path) -> list[Path]:
+    """The layout's shards under `root`, sorted; empty when it holds none."""
+    return sorted(root.glob(f"*/{SHARD_GLOB}"))
+
+
+def split_of(rel: Path) -> str:
+    return rel.parts[0]
+
+
+def listing(root: Path, split: str) -> Listing:
+    """Every row of `<split>/part-*.parquet`, in index order; PNGs decoded when a sample is read."""
+    rows: list[tuple[int, str, dict]] = []
+    for part in sorted((root / split).glob(SHARD_GLOB)):
+        try:
+            names = pq.read_schema(part).names
+            columns = ["index", "image", "label"] + (["depth"] if "depth" in names else [])
+            t = pq.read_table(part, columns=columns).to_pylist()
+        except (KeyError, ValueError, OSError) as err:
+            raise TrainError(f"{part}: not an export shard ({err})".splitlines()[0]) from None
+        rows += [(r["index"], str(part), r) for r in t]
+    rows.sort(key=lambda r: r[0])
+
+    def read(k: int, with_depth: bool) -> Record:
+        index, part, row = rows[k]
+        where = f"{part}[index={index}]"
+        depth = row.get("depth")
+        return Record(
+            rgb_png(row["image"], f"{where}.image"),
+            label_png(row["label"], f"{where}.label"),
+            depth_png(depth, f"{where}.depth") if with_depth and depth is not None else None,
+            f"{where}.image",
+            f"{where}.label",
+            f"{where}.depth",
+        )
+
+    return Listing(tuple(f"{split}/{r[0]}" for r in rows), np.array([r[0] for r in rows], np.int64), read)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from sunprep.errors import TrainError
+from sunprep.export.cityscapes import npy_path
 from sunprep.labels.classes import VOID
 from sunprep.train.data import Dataset, detect_layout, open_dataset
 
@@ -47,12 +48,11 @@ def is_training_layout(root: Path) -> bool:
 
 def _npy_depth_problems(ds: Dataset, split: str, samples: int, size: tuple[int, int]) -> list[str]:
     """The `.npy` layout also carries depth: one (H, W, 1) float file per image, read by header only."""
-    folder = ds.root / split / "depth"
-    if not folder.is_dir():
+    if not (ds.root / split / "depth").is_dir():
         return []  # depth is optional: the release's loaders only need image and label
     problems = []
     for i in range(samples):
-        path = folder / f"{i}.npy"
+        path = ds.root / npy_path(split, "depth", i)
         if not path.is_file():
             problems.append(f"{path}: missing (its image exists)")
             continue
