@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from sunprep.errors import BadInput
+
 TMP_MARK = ".tmp"  # in every temporary's name: `.<name>.<random>.tmp<suffix>`
 
 
@@ -113,3 +115,25 @@ def stage_bytes(folder: Path, name: str, data: bytes, *, durable: bool = False) 
             f.flush()
             os.fsync(f.fileno())
     return tmp
+
+
+def stale_temporaries(path: Path) -> list[Path]:
+    """Temporaries `atomic_path` left beside `path` when its process was killed mid-write.
+
+    Only a kill leaves one (an exception removes it); a re-run of the same writer clears them.
+    """
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.name}.*{TMP_MARK}{path.suffix}"))
+
+
+def check_out_folder(path: Path) -> None:
+    """An output folder must be a folder, or creatable as one: one line naming what is in the way."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = "" if p == path else f" (on the way to {path})"
+                raise BadInput(f"{p}: is a file, not a folder{what}")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise BadInput(f"{p}: not writable")
+            return

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sunprep.cli.app import app, guarded
-from sunprep.cli.options import Device, Quiet, Workers
+from sunprep.cli.options import GLOBAL_BATCH, Compile, Device, Precision, Quiet, Workers
 from sunprep.progress import progress_bar
 from sunprep.train.config import CrossConfig, TrainConfig
 
@@ -20,26 +20,38 @@ def crossdomain(
     b: Annotated[Path, typer.Option("--b", help="Domain B export (e.g. Cityscapes, 19 classes).")],
     out: Annotated[Path, typer.Option(help="Study folder: A/, B/, A_to_B/, B_to_A/, results.csv, results.md.")],
     epochs: Annotated[int, typer.Option(help="Epochs of every run (fine-tuning too: equal epochs).")] = CrossConfig.epochs,
-    batch_size: Annotated[int, typer.Option(help="Images per step.")] = TrainConfig.batch_size,
+    batch_size: Annotated[int, typer.Option(help=GLOBAL_BATCH)] = TrainConfig.batch_size,
     lr: Annotated[float, typer.Option(help="AdamW peak learning rate.")] = TrainConfig.lr,
     width: Annotated[int, typer.Option(help="U-Net base width.")] = TrainConfig.width,
     depth: Annotated[int, typer.Option(help="U-Net poolings.")] = TrainConfig.depth,
     device: Device = "auto",
+    precision: Precision = "auto",
+    compile: Compile = False,
     seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
     workers: Workers = 2,
     quiet: Quiet = False,
 ) -> None:
-    """Train A, train B, fine-tune A->B and B->A; a results matrix with forgetting and transfer."""
+    """Train A, train B, fine-tune A->B and B->A; a results matrix with forgetting and transfer.
+
+    Data-parallel under torchrun, as `train`; rank 0 writes the files and prints.
+    """
     # Imported here: torch loads only for the commands that need it.
     from sunprep.train.crossdomain import markdown, run_study, write_results
+    from sunprep.train.distributed import session
+    from sunprep.train.loop import pick_device
 
     cfg = CrossConfig(
         a=a, b=b, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width, depth=depth,
-        device=device, seed=seed, workers=workers,
+        device=device, seed=seed, workers=workers, precision=precision, compile=compile,
     )  # fmt: skip
-    with progress_bar(quiet) as bar:
+    with session(pick_device(device)) as world, progress_bar(quiet or not world.main) as bar:
         task = bar.add_task("crossdomain", total=None)
-        rows = run_study(cfg, lambda desc, done, total: bar.update(task, description=desc, completed=done, total=total))
+        rows = run_study(
+            cfg, lambda desc, done, total: bar.update(task, description=desc, completed=done, total=total),
+            on_note=lambda note: bar.console.print(note, markup=False, highlight=False, soft_wrap=True),
+        )  # fmt: skip
+    if not world.main:
+        return
     paths = write_results(rows, cfg)
     typer.echo(markdown(rows, cfg), nl=False)
     for path in paths:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sunprep.cli.app import app, guarded
-from sunprep.cli.options import Checkpoint, Device, Quiet, Workers
+from sunprep.cli.options import Checkpoint, Device, Precision, Quiet, Workers
 from sunprep.progress import progress_bar
 from sunprep.train.config import EvalConfig
 
@@ -43,20 +43,32 @@ def evaluate(
     data: Annotated[Path, typer.Option(help="Export folder in any layout `train` reads.")],
     split: Annotated[str, typer.Option(help="Split to score.")] = "val",
     out: Annotated[Path | None, typer.Option(help="Folder for per_class.csv, confusion.csv/.png, summary.json.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 16,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass in all (under torchrun shared among the processes).")] = 16,
     device: Device = "auto",
+    precision: Precision = "auto",
     workers: Workers = 2,
     quiet: Quiet = False,
 ) -> None:
-    """One confusion matrix over the whole split: per-class IoU, mIoU, pixel and class-mean accuracy."""
+    """One confusion matrix over the whole split: per-class IoU, mIoU, pixel and class-mean accuracy.
+
+    Under torchrun each process scores a shard and the confusion matrices are summed: the same
+    numbers as one process.
+    """
     # Imported here: torch loads only for the commands that need it.
+    from sunprep.train.distributed import session
     from sunprep.train.evaluate import evaluate as run_evaluate
     from sunprep.train.evaluate import write_results
+    from sunprep.train.loop import pick_device
 
-    cfg = EvalConfig(checkpoint=checkpoint, data=data, split=split, out=out, batch_size=batch_size, device=device, workers=workers)
-    with progress_bar(quiet) as bar:
+    cfg = EvalConfig(
+        checkpoint=checkpoint, data=data, split=split, out=out, batch_size=batch_size, device=device, workers=workers,
+        precision=precision,
+    )  # fmt: skip
+    with session(pick_device(device)) as world, progress_bar(quiet or not world.main) as bar:
         task = bar.add_task("evaluate", total=None)
         result = run_evaluate(cfg, lambda desc, done, total: bar.update(task, description=desc, completed=done, total=total))
+    if not world.main:
+        return
     typer.echo(f"{result.images} images, {result.scores.pixels} labelled pixels, head {result.head}")
     Console(width=100).print(result_table(result))
     if out is not None:

@@ -11,3 +11,8 @@ Checkpoint = Annotated[Path, typer.Option(help="A checkpoint written by `sunprep
 Device = Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")]
 Workers = Annotated[int, typer.Option(help="Threads that read and decode the data files.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Precision = Annotated[
+    str, typer.Option(help="auto | fp32 | bf16 | fp16. auto: bf16 on CUDA where supported (else fp16), fp32 on CPU and MPS.")
+]
+Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the model (pays on GPUs; see benchmarks/train.py).")]
+GLOBAL_BATCH = "Images per optimiser step in all: the global batch; under torchrun each of N processes takes 1/N of it (N must divide it)."

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sunprep.cli.app import app, guarded
-from sunprep.cli.options import Device, Quiet, Workers
+from sunprep.cli.options import GLOBAL_BATCH, Compile, Device, Precision, Quiet, Workers
 from sunprep.progress import progress_bar
 from sunprep.train.config import TrainConfig
 
@@ -28,7 +28,7 @@ def train(
     data: Annotated[Path, typer.Option(help="Export folder: cityscapes (.npy), parquet or cityscapes-official layout.")],
     out: Annotated[Path, typer.Option(help="Run folder: last.pt, metrics.csv, config.json.")],
     epochs: Annotated[int, typer.Option(help="Epochs; the poly schedule reaches 0 at the last.")] = TrainConfig.epochs,
-    batch_size: Annotated[int, typer.Option(help="Images per step.")] = TrainConfig.batch_size,
+    batch_size: Annotated[int, typer.Option(help=GLOBAL_BATCH)] = TrainConfig.batch_size,
     lr: Annotated[float, typer.Option(help="AdamW peak learning rate.")] = TrainConfig.lr,
     width: Annotated[int, typer.Option(help="U-Net channels at full resolution (doubling per level).")] = TrainConfig.width,
     depth: Annotated[int, typer.Option(help="U-Net poolings.")] = TrainConfig.depth,
@@ -36,23 +36,36 @@ def train(
     init: Annotated[Path | None, typer.Option(help="Start from this checkpoint's encoder-decoder (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last finished epoch.")] = False,
     device: Device = "auto",
+    precision: Precision = "auto",
+    compile: Compile = False,
     seed: Annotated[int, typer.Option(help="Seed of weights, order and flips.")] = 0,
     workers: Workers = 2,
     quiet: Quiet = False,
 ) -> None:
-    """Train a U-Net (cross-entropy ignoring void), checkpointing every epoch."""
+    """Train a U-Net (cross-entropy ignoring void), checkpointing every epoch.
+
+    Data-parallel under torchrun (`torchrun --nproc-per-node N -m sunprep train ...`): gloo on
+    CPU, NCCL on CUDA; rank 0 writes the files and prints.
+    """
     # Imported here: torch loads only for the commands that need it.
+    from sunprep.train.distributed import session
+    from sunprep.train.loop import pick_device
     from sunprep.train.loop import train as run_train
 
     cfg = TrainConfig(
         data=data, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width, depth=depth,
         class_weights=class_weights, init=init, resume=resume, device=device, seed=seed, workers=workers,
+        precision=precision, compile=compile,
     )  # fmt: skip
-    with progress_bar(quiet) as bar:
+    with session(pick_device(device)) as world, progress_bar(quiet or not world.main) as bar:
         task = bar.add_task("train", total=None)
 
         def on_batch(desc: str, done: int, total: int) -> None:
             bar.update(task, description=desc, completed=done, total=total)
 
-        ckpt = run_train(cfg, on_batch=on_batch, on_epoch=lambda row: typer.echo(epoch_line(row)))
-    typer.echo(f"checkpoint: {ckpt}")
+        ckpt = run_train(
+            cfg, on_batch=on_batch, on_epoch=lambda row: typer.echo(epoch_line(row)),
+            on_note=lambda note: bar.console.print(note, markup=False, highlight=False, soft_wrap=True),
+        )  # fmt: skip
+    if world.main:
+        typer.echo(f"checkpoint: {ckpt}")

@@ -6,9 +6,31 @@ defaults without importing torch (which costs about a second at every start of `
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from sunprep.errors import BadInput
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def at_least(option: str, value: int, low: int) -> None:
+    """Bad option values are bad input (exit 2), caught before any data is read or any work done."""
+    if value < low:
+        raise BadInput(f"--{option} {value}: must be at least {low}")
+
+
+def positive_finite(option: str, value: float, allow_zero: bool = False) -> None:
+    """A NaN or infinite rate poisons every weight at the first step; a negative one ascends the loss."""
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise BadInput(f"--{option} {value}: must be a finite number {'>= 0' if allow_zero else '> 0'}")
+
+
+def one_of(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise BadInput(f"--{option} {value}: expected one of {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
@@ -29,6 +51,15 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | mps
     workers: int = 2  # threads that read and decode files
     val_split: str = "val"
+    precision: str = "auto"  # auto: bf16 on CUDA where supported (else fp16), fp32 on CPU and MPS
+    compile: bool = False  # torch.compile the model (measured in benchmarks/train.py)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "width", "depth", "workers"):
+            at_least(name.replace("_", "-"), getattr(self, name), 1)
+        positive_finite("lr", self.lr)
+        positive_finite("weight-decay", self.weight_decay, allow_zero=True)
+        one_of("precision", self.precision, PRECISIONS)
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}
@@ -43,6 +74,12 @@ class EvalConfig:
     batch_size: int = 16
     device: str = "auto"
     workers: int = 2
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        at_least("batch-size", self.batch_size, 1)
+        at_least("workers", self.workers, 1)
+        one_of("precision", self.precision, PRECISIONS)
 
 
 @dataclass(frozen=True)
@@ -58,6 +95,9 @@ class CrossConfig:
     seed: int = 0
     device: str = "auto"
     workers: int = 2
+    precision: str = "auto"
+    compile: bool = False
+    # Checked by the TrainConfig each run is built from, before the first run starts.
 
 
 @dataclass(frozen=True)

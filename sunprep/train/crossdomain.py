@@ -16,12 +16,14 @@ from pathlib import Path
 import torch
 
 from sunprep.atomic import write_text_atomic
+from sunprep.train import distributed
 from sunprep.train.checkpoint import load_checkpoint, space_key
 from sunprep.train.config import CrossConfig, TrainConfig
 from sunprep.train.data import Dataset, Split, open_dataset
 from sunprep.train.loop import (
     OnBatch,
     OnEpoch,
+    OnNote,
     evaluate_split,
     load_for_eval,
     pick_device,
@@ -43,29 +45,31 @@ class Row:
 RUNS = (("A", "a", None), ("B", "b", None), ("A_to_B", "b", "A"), ("B_to_A", "a", "B"))
 
 
-def run_study(cfg: CrossConfig, on_batch: OnBatch | None = None, on_epoch: OnEpoch | None = None) -> list[Row]:
+def run_study(
+    cfg: CrossConfig, on_batch: OnBatch | None = None, on_epoch: OnEpoch | None = None, on_note: OnNote | None = None
+) -> list[Row]:
     """Train the four runs (resuming unfinished ones) and score each on both val splits."""
     base = TrainConfig(
         data=cfg.a, out=cfg.out, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, width=cfg.width,
-        depth=cfg.depth, seed=cfg.seed, device=cfg.device, workers=cfg.workers,
+        depth=cfg.depth, seed=cfg.seed, device=cfg.device, workers=cfg.workers, precision=cfg.precision,
+        compile=cfg.compile,
     )  # fmt: skip
     data = {"a": cfg.a, "b": cfg.b}
     ckpts: dict[str, Path] = {}
     for name, domain, init in RUNS:
         out = Path(cfg.out) / name
-        done = 0
-        if (out / "last.pt").exists():
-            done = load_checkpoint(out / "last.pt")["epoch"]
+        last = out / "last.pt"
+        done = distributed.on_main(lambda: load_checkpoint(last)["epoch"] if last.exists() else 0, distributed.world())  # noqa: B023
         if done < cfg.epochs:
             run_cfg = replace(base, data=data[domain], out=out, init=ckpts.get(init or ""), resume=done > 0)
             label = name.replace("_to_", "->")
-            train(run_cfg, _labelled(on_batch, label), on_epoch)
+            train(run_cfg, _labelled(on_batch, label), on_epoch, on_note)
         ckpts[name] = out / "last.pt"
 
     device = pick_device(cfg.device)
     domains = {k: open_dataset(p) for k, p in data.items()}
     vals = {k: ds.load("val", cfg.workers) for k, ds in domains.items()}
-    miou = {name: {k: _score(ckpts[name], domains[k], vals[k], cfg.batch_size, device) for k in data} for name, _, _ in RUNS}
+    miou = {name: {k: _score(ckpts[name], domains[k], vals[k], cfg, device) for k in data} for name, _, _ in RUNS}
     nan = float("nan")
     return [
         Row("A", "A", miou["A"]["a"], miou["A"]["b"], nan, nan),
@@ -77,13 +81,13 @@ def run_study(cfg: CrossConfig, on_batch: OnBatch | None = None, on_epoch: OnEpo
     ]  # fmt: skip
 
 
-def _score(ckpt_path: Path, ds: Dataset, val: Split, batch_size: int, device: torch.device) -> float:
+def _score(ckpt_path: Path, ds: Dataset, val: Split, cfg: CrossConfig, device: torch.device) -> float:
     """Val mIoU with the head of the domain's label space; NaN when the model never had one."""
     model, ckpt = load_for_eval(ckpt_path, device)
     key = space_key(ds.classes)
     if key not in ckpt["heads"]:
         return float("nan")
-    cm, _ = evaluate_split(model, key, val, len(ds.classes), batch_size, device)
+    cm, _ = evaluate_split(model, key, val, len(ds.classes), cfg.batch_size, device, precision_=cfg.precision)
     return scores(cm).miou
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sunprep.atomic import atomic_path, write_text_atomic
+from sunprep.atomic import atomic_path, check_out_folder, write_text_atomic
 from sunprep.labels.classes import ClassTable
 from sunprep.train.checkpoint import head_for
 from sunprep.train.config import EvalConfig
@@ -36,12 +36,15 @@ class EvalResult:
 
 
 def evaluate(cfg: EvalConfig, on_batch: OnBatch | None = None) -> EvalResult:
+    """Score the checkpoint; under torchrun every rank scores its shard and all get the whole result."""
+    if cfg.out is not None:
+        check_out_folder(cfg.out)  # before the work, not after it
     ds = open_dataset(cfg.data)
     device = pick_device(cfg.device)
     model, ckpt = load_for_eval(cfg.checkpoint, device)
     head = head_for(ckpt, ds.classes, cfg.checkpoint)
     split = ds.load(cfg.split, cfg.workers, (lambda d, t: on_batch("read", d, t)) if on_batch else None)
-    cm, loss = evaluate_split(model, head, split, len(ds.classes), cfg.batch_size, device, on_batch)
+    cm, loss = evaluate_split(model, head, split, len(ds.classes), cfg.batch_size, device, on_batch, cfg.precision)
     cm_np = cm.numpy()
     return EvalResult(ds.classes, cm_np, scores(cm_np), head, len(split), loss)
 
