@@ -299,5 +299,7 @@ def test_agreement_cli(toolbox, tmp_path) -> None:
     assert r.exit_code == 0, r.output
     assert "sunprep vs official seg37: 3 images" in r.stdout and "raw names carrying the disagreement" in r.stdout
     assert "2 scenes not compared" in r.stdout
+    as_json = runner.invoke(app, [*args[:-1], "--json"])
+    assert json.loads(as_json.stdout)["agreement"]["images_compared"] == 3
     no_seg2d = runner.invoke(app, ["normalize", "--root", str(toolbox["root"]), "--agreement"])
     assert no_seg2d.exit_code == 2 and "give both" in no_seg2d.output

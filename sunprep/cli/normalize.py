@@ -93,6 +93,8 @@ def normalize(
         err.print(f"warning: {line}", markup=False, highlight=False)
     summary = summarise(result)
     if json_out:
+        if result.agreement is not None:
+            summary["agreement"] = result.agreement.summary()
         typer.echo(json.dumps(summary, indent=2))
     else:
         if labels is not None:
