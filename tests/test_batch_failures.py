@@ -94,3 +94,29 @@ def test_rerun_retries_a_scene_skipped_earlier_once_it_is_fixed(data, tmp_path) 
     assert again.processed == 1 and again.resumed == len(scenes) - 1
     assert again.skipped == () and sum(again.counts.values()) == len(scenes)
     assert json.loads((out / "report.json").read_text())["skipped"] == []
+
+
+def test_a_worker_that_dies_is_one_line_and_the_rerun_resumes(data, tmp_path, monkeypatch) -> None:
+    """A damaged file can crash a native reader (scipy's loadmat segfaults on some): the worker dies."""
+    import os
+    import signal
+
+    from sunprep.errors import BadInput
+
+    root, scenes = data
+    victim = scenes[3]
+    real = scene_mod.labels_for
+
+    def crash(scene_dir, *args, **kwargs):
+        if Path(scene_dir).name == victim.name:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(scene_dir, *args, **kwargs)
+
+    monkeypatch.setattr(scene_mod, "labels_for", crash)
+    out = tmp_path / "out"
+    with pytest.raises(BadInput, match="a worker process died reading this scene") as err:
+        run_export(ExportConfig(root=root, out=out, size=(8, 16), jobs=2))
+    assert "\n" not in str(err.value)
+    monkeypatch.setattr(scene_mod, "labels_for", real)
+    report = run_export(ExportConfig(root=root, out=out, size=(8, 16), jobs=2))
+    assert sum(report.counts.values()) == len(scenes) and report.skipped == ()

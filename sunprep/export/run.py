@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -369,10 +370,12 @@ def place_all(cfg: ExportConfig, plan: Plan, progress: Progress, hooks: Hooks) -
     writer = make_writer(cfg.format, cfg.out, tuple(progress.done), depth_encoding=cfg.depth_encoding, shard_bytes=cfg.shard_bytes)
     journal, todo = progress.journal, progress.todo
     n_proc = min(cfg.jobs, max(1, len(todo)))
+    placed = 0
     try:
         with OrderedPool(todo, n_proc, (writer, plan.label_map, cfg)) as results:
             hooks.start(len(todo))
             for job, result in zip(todo, results, strict=True):
+                placed += 1
                 if isinstance(result, Skipped):
                     if cfg.strict:
                         raise BadInput(result.reason)
@@ -385,6 +388,11 @@ def place_all(cfg: ExportConfig, plan: Plan, progress: Progress, hooks: Hooks) -
                     _record(journal, progress.done, writer.put(job.split, index, result))
                 hooks.step()
         _record(journal, progress.done, writer.close())
+    except BrokenProcessPool:  # a worker killed, or crashed in native code (a damaged file can segfault scipy)
+        raise BadInput(
+            f"{todo[placed].scene}: a worker process died reading this scene or one of the next "
+            f"{WINDOW_PER_JOB * n_proc - 1}; samples finished so far are kept, re-run to resume"
+        ) from None
     finally:
         journal.close()  # on an error too: what it holds so far is what a re-run resumes from
         remove_staging(cfg.out)  # the pool has shut down; after an error, what workers staged ahead is unplaced
