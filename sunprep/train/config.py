@@ -34,6 +34,19 @@ def one_of(option: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Which operations run; built from TrainConfig's fields, whose defaults `benchmarks/recipe.py` measured."""
+
+    scale: tuple[float, float] | None = (0.5, 2.0)  # random resize range; None: off
+    flip: bool = True  # horizontal flips, half of the images
+    photometric: bool = True  # brightness, contrast, saturation jitter, each with probability 1/2
+
+    @property
+    def any(self) -> bool:
+        return self.scale is not None or self.flip or self.photometric
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     data: Path
     out: Path
@@ -45,6 +58,11 @@ class TrainConfig:
     depth: int = 4
     seed: int = 0
     flip: bool = True  # random horizontal flips
+    scale: bool = True  # random resize in [scale_min, scale_max], then crop/pad (void) back to the input size
+    scale_min: float = 0.5
+    scale_max: float = 2.0
+    photometric: bool = True  # brightness / contrast / saturation jitter
+    warmup: float = 0.05  # fraction of all steps spent warming up linearly to the peak rate
     class_weights: str = "none"  # "none" or "inverse-sqrt" (1/sqrt of train pixel frequency)
     init: Path | None = None  # start from this checkpoint's encoder-decoder (and its heads)
     resume: bool = False
@@ -63,6 +81,10 @@ class TrainConfig:
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}
+
+    def augmentation(self) -> AugmentConfig:
+        return AugmentConfig(scale=(self.scale_min, self.scale_max) if self.scale else None, flip=self.flip,
+                             photometric=self.photometric)
 
 
 @dataclass(frozen=True)

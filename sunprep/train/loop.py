@@ -1,16 +1,18 @@
 """The training loop, read top to bottom: data -> model -> epochs (train, validate, checkpoint).
 
 Choices, and why:
-- AdamW (lr 1e-3, weight decay 1e-4): converges from scratch on a few thousand images without
-  tuning, which plain SGD does not at this budget; decoupled decay keeps BN scales unpenalised.
-- Poly schedule per step, (1 - t/T)^0.9 (DeepLab's): the rate reaches 0 at the last step, so an
-  N-epoch run is a finished run and two runs of equal epochs compare fairly (crossdomain).
+- AdamW, weight decay 1e-4, at the peak rate `benchmarks/recipe.py` measured (config.py says
+  which): converges from scratch on a few dozen steps as on thousands; decoupled decay keeps BN
+  scales unpenalised.
+- Warm-up then poly(0.9) to 0 per step (`schedule.lr_at`): an N-epoch run is a finished run and
+  two runs of equal epochs compare fairly (crossdomain).
 - Cross-entropy with `ignore_index=-1`: void is ignored, never shifted into a fake class.
-- Random horizontal flips only: a flipped scene is still a scene; crops/rescales would need
-  label interpolation, which invents labels.
-- Per-epoch randomness comes from `default_rng([seed, epoch])`, and torch's own generator is
-  seeded from (seed, epoch, rank) at each epoch's start, so `--resume` replays an interrupted
-  epoch exactly without saving or restoring any generator state.
+- The field's augmentation (`augment`): random resize 0.5-2.0 with nearest-neighbour labels,
+  crop/pad with void, flips, photometric jitter; labels are never interpolated.
+- Per-epoch randomness comes from `default_rng([seed, epoch])`, per-step augmentation from
+  `default_rng([seed, epoch, step, rank])`, and torch's own generator is seeded from (seed, epoch,
+  rank) at each epoch's start, so `--resume` replays an interrupted epoch exactly without saving
+  or restoring any generator state.
 - channels_last (oneDNN convolutions ~1.6x faster on CPU, measured; tensor cores on CUDA);
   `--precision` (sunprep/train/precision.py); under torchrun, data-parallel
   (sunprep/train/distributed.py): the same loop with a world of size 1 otherwise.
@@ -31,12 +33,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from sunprep.atomic import check_out_folder, stale_temporaries, write_text_atomic
 from sunprep.errors import BadInput, TrainError
 from sunprep.labels.classes import VOID
 from sunprep.train import distributed, precision
+from sunprep.train.augment import augment
 from sunprep.train.checkpoint import (
     build_model,
     load_checkpoint,
@@ -49,6 +51,8 @@ from sunprep.train.config import TrainConfig
 from sunprep.train.data import Split, open_dataset
 from sunprep.train.distributed import World
 from sunprep.train.metrics import confusion, scores
+from sunprep.train.objective import criterion
+from sunprep.train.schedule import lr_at, warmup_steps
 from sunprep.train.unet import UNet, UNetConfig
 
 OnBatch = Callable[[str, int, int], None]  # (phase description, done, total)
@@ -60,7 +64,8 @@ METRIC_COLUMNS = (
 )  # fmt: skip
 # Config fields that must not change between an interrupted run and its --resume (--epochs may
 # grow: `_extension`). The world size may change: --batch-size is the global batch.
-RESUME_FIXED = ("batch_size", "lr", "weight_decay", "width", "depth", "seed", "flip", "class_weights", "init")
+RESUME_FIXED = ("batch_size", "lr", "weight_decay", "width", "depth", "seed", "flip", "scale", "scale_min", "scale_max",
+                "photometric", "warmup", "class_weights", "init")
 
 
 def pick_device(name: str) -> torch.device:
@@ -109,7 +114,7 @@ def infer(
         x, y = to_batch(split, idx, None, device)
         with precision.autocast(mode, device):
             logits = model(x, head)
-        loss = F.cross_entropy(logits.float(), y, ignore_index=VOID, reduction="sum")
+        loss = criterion(logits, y, reduction="sum")
         yield idx, logits.argmax(1).cpu(), float(loss)
         if on_batch:
             on_batch("evaluate", int(idx[-1]) + 1, n)
@@ -212,7 +217,9 @@ def train(
     steps_per_epoch = -(-distributed.shard_length(n_train, w) // local_batch)
     total_steps = cfg.epochs * steps_per_epoch
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: max(0.0, 1 - step / total_steps) ** 0.9)
+    warmup = warmup_steps(total_steps, cfg.warmup)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_at(step, total_steps, warmup))
+    aug = cfg.augmentation()
     scaler = precision.grad_scaler(mode, device)
 
     start_epoch, history, changes = 0, [], []
@@ -247,7 +254,6 @@ def train(
         t0 = time.perf_counter()
         rng = np.random.default_rng([cfg.seed, epoch])
         order = distributed.shard_order(rng.permutation(n_train), n_train, w)
-        flips = distributed.local(rng.random(n_train) < 0.5, w) if cfg.flip else None
         batches_of = [order[b * local_batch : (b + 1) * local_batch] for b in range(steps_per_epoch)]
         # An all-void batch has loss 0/0 = NaN: no step from it (on every rank alike).
         steps = distributed.any_labelled(np.array([labelled[i].any() for i in batches_of]), w, device)
@@ -255,14 +261,16 @@ def train(
         loss_sum, batches = 0.0, 0
         with _epoch_rng(cfg.seed, epoch, w, device):
             for b, idx in enumerate(batches_of):
-                x, y = to_batch(train_split, idx, flips[idx] if flips is not None else None, device)
+                step_rng = np.random.default_rng([cfg.seed, epoch, b, w.rank])
+                x, y = augment(*to_batch(train_split, idx, None, device), step_rng, aug)
                 with precision.autocast(mode, device):
                     # A skipped step bypasses DDP: a forward pass through it wants its backward.
                     logits = (net if steps[b] else model)(x, key)
                 opt.zero_grad(set_to_none=True)
                 if steps[b]:
-                    own = bool(labelled[idx].any())  # this rank's share may be void while others' is not
-                    loss = F.cross_entropy(logits.float(), y, weight=weights, ignore_index=VOID) if own else logits.sum() * 0.0
+                    # This rank's share may be void (or cropped to void) while others' is not.
+                    own = bool((y != VOID).any())
+                    loss = criterion(logits, y, weights) if own else logits.sum() * 0.0
                     scaler.scale(loss).backward()
                     scaler.step(opt)
                     scaler.update()
