@@ -162,18 +162,22 @@ def test_a_second_fetch_into_the_same_destination_is_refused(tmp_path: Path) -> 
 
 def test_two_fetch_processes_one_destination(tmp_path: Path) -> None:
     """The issue's case: the second must not delete the first's staging folder; the first completes."""
-    release = write_release(tmp_path / "release", n=6, seed=4, size=(106, 146))
+    release = write_release(tmp_path / "release", n=4, seed=4, size=(106, 146))
     dest = tmp_path / "out"
     with zipfile.ZipFile(release) as zf:
         want = {i.filename: zf.read(i) for i in zf.infolist() if i.filename.startswith(KV2) and not i.is_dir()}
-    with serve({"SUNRGBD.zip": release}, Faults(rate=100_000)) as server:  # a slow link: the first takes seconds
+    # A slow link: the first fetch takes about 20 s, so the second (a new Python, slow to start on a
+    # loaded machine) surely finds it still running.
+    with serve({"SUNRGBD.zip": release}, Faults(rate=12_000)) as server:
         cmd = [sys.executable, "-m", "sunprep", "fetch", "--source", server.url("SUNRGBD.zip"), "--dest", str(dest), "-q"]
         first = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while not files(dest) and time.monotonic() < deadline:  # it is mid-way, holding the lock
             time.sleep(0.02)
         second = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
-        _, err = first.communicate(timeout=120)
+        still_running = first.poll() is None
+        _, err = first.communicate(timeout=180)
+    assert still_running
     assert second.returncode == 3 and second.stderr.strip() == f"error: {dest}: another fetch is writing {dest}; wait for it to finish"
     assert first.returncode == 0, err
     assert files(dest) == want and first.returncode == 0
