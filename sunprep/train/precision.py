@@ -3,8 +3,8 @@
 Choices, and why (torch.amp docs): bf16 has fp32's exponent range, so it needs no loss scaling
 and is the default on GPUs that support it; fp16 overflows without a gradient scaler, so it gets
 `torch.amp.GradScaler`, and `auto` uses it only on CUDA GPUs without bf16 (before Ampere), where
-it is the usual mixed precision. On CPU and MPS `auto` is fp32: CPU autocast is slower than
-fp32 for these convolutions unless the CPU has AMX/AVX-512-BF16, and MPS autocast is young.
+it is the usual mixed precision. On CPU and MPS `auto` is fp32, the exact reference; whether
+bf16 autocast pays on a given CPU has not been measured here (pass --precision bf16 to try).
 """
 
 from __future__ import annotations
