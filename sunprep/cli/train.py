@@ -29,7 +29,13 @@ def train(
     out: Annotated[Path, typer.Option(help="Run folder: last.pt, metrics.csv, config.json.")],
     epochs: Annotated[int, typer.Option(help="Epochs; the poly schedule reaches 0 at the last.")] = TrainConfig.epochs,
     batch_size: Annotated[int, typer.Option(help=GLOBAL_BATCH)] = TrainConfig.batch_size,
-    lr: Annotated[float, typer.Option(help="AdamW peak learning rate.")] = TrainConfig.lr,
+    lr: Annotated[float, typer.Option(help="AdamW peak learning rate, after the warm-up.")] = TrainConfig.lr,
+    warmup: Annotated[float, typer.Option(help="Fraction of all steps warming up linearly to --lr.")] = TrainConfig.warmup,
+    scale: Annotated[bool, typer.Option(help="Random resize in [--scale-min, --scale-max], crop/pad (void) back.")] = TrainConfig.scale,
+    scale_min: Annotated[float, typer.Option(help="Smallest random resize factor.")] = TrainConfig.scale_min,
+    scale_max: Annotated[float, typer.Option(help="Largest random resize factor.")] = TrainConfig.scale_max,
+    flip: Annotated[bool, typer.Option(help="Random horizontal flips.")] = TrainConfig.flip,
+    photometric: Annotated[bool, typer.Option(help="Brightness, contrast and saturation jitter.")] = TrainConfig.photometric,
     width: Annotated[int, typer.Option(help="U-Net channels at full resolution (doubling per level).")] = TrainConfig.width,
     depth: Annotated[int, typer.Option(help="U-Net poolings.")] = TrainConfig.depth,
     class_weights: Annotated[str, typer.Option(help="none | inverse-sqrt (of train pixel frequency).")] = "none",
@@ -38,7 +44,7 @@ def train(
     device: Device = "auto",
     precision: Precision = "auto",
     compile: Compile = False,
-    seed: Annotated[int, typer.Option(help="Seed of weights, order and flips.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of weights, order and augmentation.")] = 0,
     workers: Workers = 2,
     quiet: Quiet = False,
 ) -> None:
@@ -55,7 +61,8 @@ def train(
     cfg = TrainConfig(
         data=data, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width, depth=depth,
         class_weights=class_weights, init=init, resume=resume, device=device, seed=seed, workers=workers,
-        precision=precision, compile=compile,
+        precision=precision, compile=compile, warmup=warmup, scale=scale, scale_min=scale_min, scale_max=scale_max,
+        flip=flip, photometric=photometric,
     )  # fmt: skip
     with session(pick_device(device)) as world, progress_bar(quiet or not world.main) as bar:
         task = bar.add_task("train", total=None)

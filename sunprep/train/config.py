@@ -78,6 +78,13 @@ class TrainConfig:
         positive_finite("lr", self.lr)
         positive_finite("weight-decay", self.weight_decay, allow_zero=True)
         one_of("precision", self.precision, PRECISIONS)
+        positive_finite("scale-min", self.scale_min)
+        positive_finite("scale-max", self.scale_max)
+        if self.scale_min > self.scale_max or self.scale_max > 4:
+            raise BadInput(f"--scale-min {self.scale_min} --scale-max {self.scale_max}: need min <= max <= 4")
+        positive_finite("warmup", self.warmup, allow_zero=True)
+        if self.warmup >= 1:
+            raise BadInput(f"--warmup {self.warmup}: a fraction of the run, below 1")
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}
