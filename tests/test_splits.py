@@ -9,7 +9,8 @@ import pytest
 import scipy.io
 
 from sunprep.errors import BadInput
-from sunprep.export.splits import hashed_split, load_split_file, scene_key
+from sunprep.export.splits import hashed_split, load_split_file
+from sunprep.sunrgbd.sensors import scene_key
 
 KV2 = "kv2/kinect2data/"
 

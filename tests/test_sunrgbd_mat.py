@@ -15,7 +15,8 @@ from scipy.io import savemat
 from fixtures.scenes import cell_array, write_seg_mat
 from fixtures.seg2d import Seg2DEntry, write_seg2d, write_seg_mat_v73
 from sunprep.errors import BadInput
-from sunprep.sunrgbd.mat import open_seg2d, read_order, read_seg_mat, scene_key
+from sunprep.sunrgbd.mat import open_seg2d, read_order, read_seg_mat
+from sunprep.sunrgbd.sensors import scene_key
 
 # Raw names as annotators typed them, plus non-ASCII and quotes: MATLAB chars are UTF-16.
 name_text = st.text(

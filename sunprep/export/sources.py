@@ -18,11 +18,12 @@ import numpy as np
 
 from sunprep.export.cityscapes_source import CityscapesFrame, frame_files, load_label_table, read_frame
 from sunprep.export.sample import Meta
-from sunprep.export.splits import Split, scene_key
+from sunprep.export.splits import Split
 from sunprep.labels.classes import seg37_lut
 from sunprep.labels.labelmap import LabelMap
 from sunprep.sunrgbd.mat import Seg2D, open_seg2d
 from sunprep.sunrgbd.scene import read_scene, rel_posix
+from sunprep.sunrgbd.sensors import scene_key
 
 DepthChoice = Literal["refined", "raw"]
 

@@ -12,32 +12,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from sunprep.errors import BadInput
 from sunprep.sunrgbd.mat import load_v5
+from sunprep.sunrgbd.sensors import scene_key
 
 Split = Literal["train", "val"]
 SPLITS: tuple[Split, ...] = ("train", "val")
-SENSOR_FOLDERS = ("kv2", "kv1", "realsense", "xtion")
-
-
-def scene_key(path: str) -> str:
-    """`.../SUNRGBD/kv2/kinect2data/<scene>/` -> `kv2/kinect2data/<scene>`; else the folder name.
-
-    Any absolute prefix and trailing slashes fall away, so copies made on different machines
-    and the scene folders found on this one give the same key.
-    """
-    parts = [p for p in PurePosixPath(path.replace("\\", "/")).parts if p not in ("/", "")]
-    for i, part in enumerate(parts):
-        if part in SENSOR_FOLDERS:
-            return "/".join(parts[i:])
-    return parts[-1] if parts else ""
-
-
 @dataclass(frozen=True)
 class SplitTable:
     """The official split: scene key -> split, plus folder name -> split where the name is unique."""

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 from sunprep.errors import BadInput
+from sunprep.sunrgbd.sensors import SENSORS
 
 KINECT2 = Path("kv2") / "kinect2data"  # the Kinect v2 scenes this project is about
-SENSORS = ("kv1", "kv2", "realsense", "xtion")  # the top-level folders of SUNRGBD/
 
 
 def is_scene_dir(path: Path) -> bool:

@@ -25,6 +25,7 @@ from sunprep.errors import BadInput, first_line
 from sunprep.inputs import regular_file
 from sunprep.labels.classes import SEG37
 from sunprep.sunrgbd.records import LabelRecord
+from sunprep.sunrgbd.sensors import scene_key
 
 SEG2D_SOURCE = "SUNRGBD2Dseg.mat"
 OFFICIAL_SOURCE = "SUNRGBD2Dseg.mat:seglabel"  # the official 37-class map, beside seglabelall's raw names
@@ -220,21 +221,6 @@ def _read_seg_v73(path: Path) -> tuple[np.ndarray, list[str | None] | None]:
     if seglabel is None:
         raise BadInput(f"{path}: 'seglabel' is empty")
     return seglabel, names
-
-
-def scene_key(path: str) -> str:
-    """A scene's identity as the toolbox paths spell it: the part after `SUNRGBD/`, no trailing `/`.
-
-    `/n/fs/sun3d/data/SUNRGBD/kv2/kinect2data/000002_..-resize/` and
-    `SUNRGBD/kv2/kinect2data/000002_..-resize/image/0000103.jpg` both give
-    `kv2/kinect2data/000002_..-resize`.
-    """
-    p = path.strip().replace("\\", "/").rstrip("/")
-    if "/image/" in p:
-        p = p[: p.rindex("/image/")]
-    if "SUNRGBD/" in p:
-        p = p[p.rindex("SUNRGBD/") + len("SUNRGBD/") :]
-    return p.lstrip("/")
 
 
 def read_order(source: Path) -> list[str]:
