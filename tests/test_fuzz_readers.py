@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.archive import allsplit_mat
+from fixtures.deadline import deadline
 from fixtures.scenes import Box, encode_depth_png, write_index_json, write_jpeg, write_seg_mat
 from fixtures.seg2d import Seg2DEntry, write_seg2d, write_seg_mat_v73
 from sunprep.errors import BadInput, MappingError
@@ -42,20 +41,6 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@contextmanager
-def alarm(seconds: int = SECONDS) -> Iterator[None]:
-    def boom(*_: object) -> None:
-        raise TimeoutError(f"reader still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 # --- damage -------------------------------------------------------------------------------------
@@ -229,7 +214,7 @@ def test_reader_survives_damage(kind: str, tmp_path_factory) -> None:
     @given(steps=st.lists(DAMAGE, min_size=1, max_size=3))
     def check(steps) -> None:
         path.write_bytes(damaged(original, steps))
-        with alarm():
+        with deadline(SECONDS):
             try:
                 read(path)
             except error as err:

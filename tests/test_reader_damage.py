@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
+from fixtures.deadline import deadline
 from fixtures.scenes import Box, write_index_json, write_scene
 from fixtures.seg2d import write_seg_mat_v73
 from sunprep.errors import BadInput
@@ -28,22 +27,6 @@ from sunprep.sunrgbd.mat import read_order, read_seg_mat
 from sunprep.sunrgbd.scene import read_scene
 
 SIZE = (12, 16)
-
-
-@contextmanager
-def deadline(seconds: int = 10) -> Iterator[None]:
-    """Fail instead of hanging: a reader that opens a FIFO blocks forever."""
-
-    def boom(*_: object) -> None:
-        raise TimeoutError(f"reader still running after {seconds} s (blocked on a FIFO?)")
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def v73(path: Path) -> Path:

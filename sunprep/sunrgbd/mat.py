@@ -332,16 +332,10 @@ class Seg2D:
 
     def lookup(self, rel_path: str, shape: tuple[int, int] | None = None) -> LabelRecord | None:
         """The scene's labels, or None when the file does not list it or holds `[]` for it."""
-        i = self.find(rel_path)
-        if i is None:
+        found = self._map(self._refs, rel_path, "label map")
+        if found is None:
             return None
-        where = f"{self.path}[{i + 1}]"  # MATLAB's 1-based struct index, as in SUNRGBD2Dseg(i)
-        try:
-            seglabel = _h5_matrix(self._file[self._refs[i]])
-        except _H5_ERRORS as err:
-            raise BadInput(f"{where}: unreadable label map ({first_line(err)})") from None
-        if seglabel is None:
-            return None
+        where, seglabel = found
         full, clean, warnings = check_labels(Path(where), seglabel, self._names, shape)
         used = np.unique(full)
         used = used[used > 0]
@@ -352,17 +346,26 @@ class Seg2D:
     def official(self, rel_path: str, shape: tuple[int, int] | None = None) -> np.ndarray | None:
         """The scene's official 37-class map (uint8, 0 unlabeled, k = seg37 class k), or None
         when the file does not list the scene, holds `[]` for it, or has no `seglabel` at all."""
+        if self._official is None:
+            return None
+        found = self._map(self._official, rel_path, "seglabel map")
+        if found is None:
+            return None
+        where, seglabel = found
+        return check_official(Path(where), seglabel, shape)
+
+    def _map(self, refs: np.ndarray, rel_path: str, what: str) -> tuple[str, np.ndarray] | None:
+        """The scene's matrix behind one of the file's per-image references, named as MATLAB
+        would (`SUNRGBD2Dseg(i)`, 1-based) for error lines; None when unlisted or `[]`."""
         i = self.find(rel_path)
-        if i is None or self._official is None:
+        if i is None:
             return None
         where = f"{self.path}[{i + 1}]"
         try:
-            seglabel = _h5_matrix(self._file[self._official[i]])
+            matrix = _h5_matrix(self._file[refs[i]])
         except _H5_ERRORS as err:
-            raise BadInput(f"{where}: unreadable seglabel map ({first_line(err)})") from None
-        if seglabel is None:
-            return None
-        return check_official(Path(where), seglabel, shape)
+            raise BadInput(f"{where}: unreadable {what} ({first_line(err)})") from None
+        return None if matrix is None else (where, matrix)
 
 
 def check_official(where: Path, seglabel: np.ndarray, shape: tuple[int, int] | None) -> np.ndarray:
