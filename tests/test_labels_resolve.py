@@ -99,6 +99,10 @@ def resolver(shared_data: Path) -> Resolver:
         ("high_boy", "dresser", "rule"),
         ("toiler_seat", "toilet", "rule"),
         ("water closet", "toilet", "rule"),
+        ("sound_box", "other", "other"),
+        ("cable box", "other", "other"),
+        ("sleeping bag", "other", "other"),
+        *((w, "other", "other") for w in ("chain", "cable", "soda", "ball", "hooks", "boots", "bowl", "fan")),
     ],
 )
 def test_tricky_names(resolver: Resolver, raw: str, cls: str, method: str) -> None:
@@ -120,6 +124,16 @@ def test_without_seglistall_project_tables_still_resolve() -> None:
     bare = build_resolver()
     got = [r.class_name for r in bare.resolve(["Chair_2", "laptops", "kitchen cupboard", "dorr", "stapler"])]
     assert got == ["chair", "computer", "cabinet", "door", "other"]  # `dorr`: one slip, one candidate
+
+
+def test_prefixes_and_plurals_of_words_are_not_slips() -> None:
+    """Without seglistall, so that no table row decides: a lone letter before a short name is a
+    prefix (`xbox`), not a slip, while a touching or doubled one is (`vbox`, `bbox`); a one-word
+    plural of a common English word (`bays`, `eights`) is that word, not a slip of a class name,
+    while a slip of a plural the word list lacks is still corrected (`lampss`, `deks`)."""
+    names = ["xbox", "xbed", "ebag", "vbox", "bbox", "bays", "gags", "eights", "blinks", "pats", "lampss", "deks"]
+    got = [r.class_name for r in build_resolver().resolve(names)]
+    assert got == ["other"] * 3 + ["box", "box"] + ["other"] * 5 + ["lamp", "desk"]
 
 
 def test_layers_later_wins_and_conflicts_are_kept(tmp_path: Path) -> None:
@@ -187,19 +201,21 @@ def test_fixture_names_reach_the_class_a_human_gave_them(resolver: Resolver) -> 
 PREVIOUS = FuzzyConfig(min_length=4, single_edit=False, word_count=0)  # the method before issue 10
 
 
-def test_typo_targets_on_the_new_held_out_set(shared_data: Path) -> None:
-    """Issue 10's targets on tests/data/typo_heldout.csv: typos >= 95 %, names of <= 4 letters >= 85 %.
+@pytest.mark.parametrize("file", ["typo_heldout.csv", "typo_fresh.csv"])
+def test_typo_targets_on_the_held_out_sets(shared_data: Path, file: str) -> None:
+    """Issue 10's targets on two held-out sets made differently (tests/data/typo_testset.py and
+    typo_fresh.py): typos >= 95 %, names of <= 4 letters >= 85 %, false matches <= 1 %.
 
-    False matches are 1.4 % (2 of 146: `bedr` for beer -> bed, `xbox` -> box), above the 1 % target;
-    the bound here is what was measured, so that a regression fails.
+    What is left: a slip of a rarely used name that is one slip from a much used class name too
+    (`bedr` for beer -> bed, `jhair` for hair -> chair); no name-only resolver can tell them.
     """
-    rows = read_set("typo_heldout.csv")
+    rows = read_set(file)
     text = (shared_data / "seglistall.csv").read_bytes().decode("utf-8-sig")
     got = measure(held_out_resolver(text, holdout_lines(rows)), rows)
     (typos, n), (short, m), (false, k) = got["typos"], got["short"], got["false_matches"]
     assert n >= 800 and m >= n / 4 and k >= 100
     assert typos / n >= 0.95 and short / m >= 0.85, got
-    assert false / k <= 0.015, got
+    assert false / k <= 0.01, got
 
 
 def test_no_drop_on_names_the_previous_method_got_right(shared_data: Path) -> None:

@@ -1,13 +1,18 @@
-"""The slip model (keyboard neighbours, common slips), the word list, and relation words."""
+"""The slip model (keyboard neighbours, common slips, prefixes), the word list, and relation words."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sunprep.labels.canonical import head_phrase
-from sunprep.labels.typos import NEIGHBOURS, adjacent, common_slip, word_count
+from sunprep.labels.typos import NEIGHBOURS, adjacent, common_slip, english_counts, prefixed, word_count
+from tests.data.typo_fresh import RARE_MIN, ZIPF
+from tests.data.typo_fresh import make as make_fresh
+from tests.data.typo_testset import read_set
 
 
 @pytest.mark.parametrize(
@@ -27,6 +32,23 @@ from sunprep.labels.typos import NEIGHBOURS, adjacent, common_slip, word_count
 )
 def test_common_slips(typed: str, meant: str, common: bool) -> None:
     assert common_slip(typed, meant) is common
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant", "prefix"),
+    [
+        ("xbox", "box", True),  # x does not touch b
+        ("ebook", "book", True),
+        ("ibag", "bag", True),
+        ("vbox", "box", False),  # v touches b: struck as well
+        ("bbox", "box", False),  # doubled
+        ("boxx", "box", False),  # at the end: not a prefix
+        ("box", "box", False),
+        ("x box", "box", False),  # a separate word
+    ],
+)
+def test_prefixes(typed: str, meant: str, prefix: bool) -> None:
+    assert prefixed(typed, meant) is prefix
 
 
 def test_keyboard_neighbours() -> None:
@@ -60,3 +82,14 @@ def test_word_list_tells_words_from_slips() -> None:
 )
 def test_head_is_before_the_relation(key: str, head: str) -> None:
     assert head_phrase(key) == head
+
+
+def test_fresh_set_is_what_its_generator_writes(shared_data: Path) -> None:
+    """tests/data/typo_fresh.csv is reproducible from its code, and holds what its docstring says."""
+    made = make_fresh(shared_data / "seglistall.csv")
+    assert made == read_set("typo_fresh.csv")
+    typos = [r for r in made if r["kind"] == "typo"]
+    assert sum(len(r["name"].replace(" ", "")) <= 4 for r in typos) >= len(typos) / 4
+    common = sum(english_counts().values()) * 10 ** (ZIPF - 9)  # one in a million tokens at Zipf 3
+    assert all(word_count(r["raw_label"]) >= common for r in made if r["kind"] == "other_word")
+    assert all(RARE_MIN <= word_count(r["raw_label"]) < common for r in made if r["kind"] == "rare_word")

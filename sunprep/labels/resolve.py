@@ -23,7 +23,7 @@ from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 from sunprep.labels.canonical import canonical, head_phrase, singulars, strip_instance, suffixes
 from sunprep.labels.classes import ClassTable
 from sunprep.labels.tables import Entry, MappingTable
-from sunprep.labels.typos import common_slip, word_count
+from sunprep.labels.typos import common_slip, prefixed, word_count
 
 METHODS = ("exact", "fuzzy", "rule", "user", "other")
 SCORERS: dict[str, Callable[..., float]] = {
@@ -279,16 +279,24 @@ class Resolver:
         return any(w not in self._words and not (n > 0 and word_count(w) >= n) for w in key.split(" ")[:-1])
 
     def _is_word(self, key: str) -> bool:
-        """Every word of the name is an English word at least `word_count` common (off at 0)."""
+        """Every word of the name is an English word at least `word_count` common (off at 0).
+
+        A one-word name the list has as the plural of a word that common is a word too (`bays`,
+        `eights`: lists count the forms apart, and the plural is the rarer one). Not in compounds:
+        `dresses wit hangers` is a slip of a listed name, whatever its words are.
+        """
         n = self.fuzzy.word_count
+        if n > 0 and " " not in key and word_count(key) > 0 and any(word_count(s) >= n for s in singulars(key)):
+            return True
         return n > 0 and all(word_count(w) >= n for w in key.split(" "))
 
     def _one_slip(self, queries: list[str], choices: list[str], weights: np.ndarray) -> list[tuple[str, float] | None]:
         """The choice one OSA edit away that the evidence names, or None ("" queries: None).
 
         Evidence for a choice: the images annotators used it in (plus one, so a table without
-        counts still counts names), times `rare_slip` unless the edit is a common slip. Evidence
-        is summed per class the choices lead to; the heaviest class must hold `dominance` of it.
+        counts still counts names), times `rare_slip` unless the edit is a common slip, times 0 when
+        it is a prefix (`xbox` is no box). Evidence is summed per class the choices lead to; the
+        heaviest class must hold `dominance` of it, and some.
         `sfoa` -> sofa; `tc` -> tv (c touches v), not pc; `bof` -> other: box, bob and bog split it.
         """
         cfg = self.fuzzy
@@ -306,14 +314,14 @@ class Resolver:
                     cid = self._key_class(c)
                     if cid is None:
                         continue
-                    w = (weights[j] + 1.0) * (1.0 if common_slip(q, c) else cfg.rare_slip)
+                    w = (weights[j] + 1.0) * (1.0 if common_slip(q, c) else 0.0 if prefixed(q, c) else cfg.rare_slip)
                     by_class[cid] = by_class.get(cid, 0.0) + w
                     if w > best.get(cid, (-1.0, ""))[0]:
                         best[cid] = (w, c)
                 if not by_class:
                     continue
                 top = max(by_class, key=lambda k: by_class[k])
-                if top != self.other_id and by_class[top] >= cfg.dominance * sum(by_class.values()):
+                if top != self.other_id and 0 < by_class[top] >= cfg.dominance * sum(by_class.values()):
                     key = best[top][1]
                     out[i] = (key, round(100.0 * float(OSA.normalized_similarity(q, key)), 2))
         return out

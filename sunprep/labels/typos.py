@@ -5,7 +5,7 @@ Short names (`lmap`, `wlal`, `sibk`) are one edit from their word, but so are re
 is (1) whether the name is itself an English word people write, from pyspellchecker's English
 frequency list (OpenSubtitles counts; misspellings there have counts of 0-100), and (2) how
 likely the edit is for fingers on a QWERTY keyboard: swapped neighbours, a neighbouring key,
-a doubled or dropped letter are the common slips (Damerau 1964; Kukich 1992).
+a doubled or dropped letter are the common slips (Damerau 1964; Kukich 1992). A lone unrelated letter before a name is no slip but a prefix.
 """
 
 from __future__ import annotations
@@ -61,8 +61,21 @@ def common_slip(typed: str, meant: str) -> bool:
     return extra in _SEPARATORS or any(extra == c or adjacent(extra, c) for c in around)
 
 
+def prefixed(typed: str, meant: str) -> bool:
+    """True when `typed` is `meant` with one letter put before it that neither doubles nor touches
+    its first letter (`xbox`, `ebook`, `imac`): a prefix, not a slip.
+
+    A finger that strikes an extra key before a word strikes its neighbour or the same key twice
+    (`vbox`, `bbox`: common slips); a lone unrelated letter in front is how product names are made.
+    """
+    return (
+        len(typed) == len(meant) + 1 and typed[1:] == meant and typed[0].isalpha()
+        and typed[0] != typed[1] and not adjacent(typed[0], typed[1])
+    )
+
+
 @lru_cache(maxsize=1)
-def _counts() -> dict[str, int]:
+def english_counts() -> dict[str, int]:
     """pyspellchecker's English frequency list (about 160,000 words), loaded once per process."""
     from spellchecker import SpellChecker
 
@@ -71,4 +84,4 @@ def _counts() -> dict[str, int]:
 
 def word_count(word: str) -> int:
     """How often `word` occurs in the English frequency list (0 when it is not in it)."""
-    return _counts().get(word, 0)
+    return english_counts().get(word, 0)
