@@ -12,7 +12,7 @@ from PIL import Image
 
 from sunprep.export.sample import png_bytes
 
-KINDS = {"rgb": (np.uint8, 3, "RGB"), "label": (np.uint8, 0, "L"), "depth": (np.uint16, 0, "I;16")}
+KINDS = {"rgb": (np.uint8, 3, "RGB"), "rgba": (np.uint8, 4, "RGBA"), "label": (np.uint8, 0, "L"), "depth": (np.uint16, 0, "I;16")}
 
 
 @settings(max_examples=40, deadline=None)

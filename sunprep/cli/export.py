@@ -20,6 +20,7 @@ from sunprep.export.run import Dataset, ExportConfig, Hooks, LabelSpace, run_exp
 from sunprep.export.shards import DEFAULT_SHARD_BYTES
 from sunprep.export.sources import DepthChoice
 from sunprep.progress import progress_bar
+from sunprep.sunrgbd.depth import NO_DEPTH
 
 
 class SpeedColumn(ProgressColumn):
@@ -47,6 +48,7 @@ LABEL_SPACE_HELP = (
     "sunprep39: raw names resolved to sunprep's 39 classes; "
     "seg37-official: the toolbox's 37-class seglabel maps (needs --seg2d), as published results use"
 )
+DEPTH_HELP = "depth source: refined depth_bfx/ (Cityscapes: disparity/), raw depth/, or none (no depth written, in any format)"
 FIT_HELP = "crop: centre-crop to the output aspect (no distortion, no padding); stretch; pad (void borders)"
 
 
@@ -76,7 +78,7 @@ def export(
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="else: share of val, by scene name")] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="seed of that split")] = 0,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="worker processes (default: all cores)")] = None,
-    depth: Annotated[DepthChoice, typer.Option("--depth", help="refined depth_bfx/ or raw depth/")] = "refined",
+    depth: Annotated[DepthChoice, typer.Option("--depth", help=DEPTH_HELP)] = "refined",
     depth_encoding: Annotated[DepthEncoding, typer.Option("--depth-encoding", help=".npy depth: metres or 1/m")] = "metres",
     shard_mb: Annotated[
         float, typer.Option("--shard-mb", min=0.001, help="parquet: bound on a shard's PNG bytes, MiB")
@@ -134,7 +136,8 @@ def export(
         bar.stop()
     counts = ", ".join(f"{n} {split}" for split, n in report.counts.items())
     resumed = f" ({report.resumed} from an earlier run)" if report.resumed else ""
-    typer.echo(f"exported {counts}{resumed} to {report.out} as {cfg.format} {cfg.size[0]}x{cfg.size[1]} ({cfg.fit})")
+    depth_note = ", no depth" if cfg.depth == NO_DEPTH else ""
+    typer.echo(f"exported {counts}{resumed} to {report.out} as {cfg.format} {cfg.size[0]}x{cfg.size[1]} ({cfg.fit}){depth_note}")
     typer.echo(f"{report.processed} scenes read in {report.seconds:.1f} s; manifest.parquet, classes.csv, report.json written")
     if report.warnings:
         typer.echo(f"{len(report.warnings)} reader warnings (recovered), listed in report.json and manifest.parquet")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,7 @@ from sunprep.cli.app import app, guarded
 from sunprep.errors import PartialFailure
 from sunprep.progress import progress_bar
 from sunprep.sunrgbd.check import ScanConfig, SceneCheck, run_scan, summarise
+from sunprep.sunrgbd.depth import DepthChoice
 from sunprep.train.validate import DatasetCheck, check_dataset, is_training_layout
 
 
@@ -63,7 +64,9 @@ def _counts(d: dict[str, int]) -> str:
 def scan(
     root: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="SUNRGBD/ (or its parent), kv2/kinect2data/, or a folder of scenes")],
     json_out: Annotated[bool, typer.Option("--json", help="one JSON document on stdout instead of the table")] = False,
-    depth: Annotated[Literal["refined", "raw"], typer.Option(help="depth to check: refined (depth_bfx, else depth) or raw (depth)")] = "refined",
+    depth: Annotated[
+        DepthChoice, typer.Option(help="depth to check: refined (depth_bfx, else depth), raw (depth), or none (not checked)")
+    ] = "refined",
     seg2d: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="toolbox SUNRGBD2Dseg.mat (v7.3)")] = None,
     seg2d_order: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="scene order of --seg2d: SUNRGBDMeta.mat or a list of paths")] = None,
     warnings: Annotated[bool, typer.Option("--warnings", "-w", help="also list what was recovered from (in the table they are counted)")] = False,

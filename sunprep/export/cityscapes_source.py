@@ -5,7 +5,10 @@ Layout (as downloaded from cityscapes-dataset.com):
 `gtFine/{split}/{city}/..._gtFine_labelIds.png`, `disparity/{split}/{city}/..._disparity.png`,
 `camera/{split}/{city}/..._camera.json`. Label ids become the 19 train ids through the official
 table (`mappings/cityscapes_labels.csv`, from cityscapesScripts `helpers/labels.py`); train id
-255 ("ignore") becomes void.
+255 ("ignore") becomes void. The release's own gtFine maps (`labelIds`, and `instanceIds` and
+`color` where the download has them) are read too: the official layout carries them, resized, for
+cityscapesScripts' evaluation. disparity/ and camera/ are optional downloads: without depth
+(`--depth none`) they are not read.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sunprep.errors import BadInput, MappingError
-from sunprep.export.official import FILES, CsName
+from sunprep.export.official import FILES, RELEASE_MAPS, CsName
 from sunprep.export.splits import SPLITS  # `test` has no public labels in Cityscapes either
 from sunprep.labels.classes import VOID, VOID_PNG, ClassTable
 
@@ -37,12 +40,13 @@ class LabelTable:
 
     lut: np.ndarray  # int16 (256,)
     classes: ClassTable
+    label_ids: np.ndarray  # uint8 (n,): train id -> the label id of the row that names it (the way back)
 
 
 def parse_label_table(text: str, source: str) -> LabelTable:
     """Derive the lookup and the train-class table from the official rows; no id is typed twice."""
     lut = np.full(256, VOID, np.int16)
-    train: dict[int, tuple[str, tuple[int, int, int]]] = {}
+    train: dict[int, tuple[str, tuple[int, int, int], int]] = {}
     for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
         try:
             label_id, train_id = int(row["id"]), int(row["train_id"])
@@ -55,12 +59,13 @@ def parse_label_table(text: str, source: str) -> LabelTable:
         if not 0 <= label_id < 256 or lut[label_id] != VOID:
             raise MappingError(f"{source}:{line}: label id {label_id} out of range or repeated")
         lut[label_id] = train_id
-        train.setdefault(train_id, (name, colour))  # first row names a train id, as upstream
+        train.setdefault(train_id, (name, colour, label_id))  # first row names a train id, as upstream
     if sorted(train) != list(range(len(train))):
         raise MappingError(f"{source}: train ids {sorted(train)} are not 0..n-1")
     names = tuple(train[i][0] for i in range(len(train)))
     colours = tuple(train[i][1] for i in range(len(train)))
-    return LabelTable(lut, ClassTable(names, colours))
+    label_ids = np.array([train[i][2] for i in range(len(train))], np.uint8)
+    return LabelTable(lut, ClassTable(names, colours), label_ids)
 
 
 def load_label_table() -> LabelTable:
@@ -142,32 +147,57 @@ def disparity_to_depth(raw: np.ndarray, baseline_m: float, fx_px: float) -> np.n
 class CityscapesFrameData:
     rgb: np.ndarray  # uint8 (H, W, 3)
     label_ids: np.ndarray  # uint8 (H, W), official label ids
-    depth: np.ndarray  # float32 (H, W) metres, 0 = missing
+    depth: np.ndarray | None  # float32 (H, W) metres, 0 = missing; None when not read
     warnings: tuple[str, ...]
+    # The gtFine maps as stored, by role: labelIds (uint8), instanceIds (uint16, id * 1000 + k
+    # for instances) and color (uint8 RGBA) when the frame has them.
+    maps: dict[str, np.ndarray]
 
 
-def read_frame(frame: CityscapesFrame) -> CityscapesFrameData:
-    """Read one frame; raises BadInput naming the file for anything missing or inconsistent."""
-    image_path = frame.path("image")
-    rgb = _read_png(image_path, ("RGB",))
-    label_path = frame.path("labelIds")
-    label_ids = _read_png(label_path, ("L", "P"))
-    if label_ids.shape != rgb.shape[:2]:
-        raise BadInput(f"{label_path}: {label_ids.shape} labels for a {rgb.shape[:2]} image")
+# Modes each gtFine map may be stored in; instanceIds are 16-bit, color RGBA in the release.
+MAP_MODES = {"labelIds": ("L", "P"), "instanceIds": ("I;16", "I;16B", "I"), "color": ("RGBA", "RGB")}
+
+
+def _read_map(path: Path, role: str, shape: tuple[int, ...]) -> np.ndarray:
+    arr = _read_png(path, MAP_MODES[role])
+    if arr.shape[:2] != shape:
+        raise BadInput(f"{path}: {arr.shape[:2]} {role} for a {shape} image")
+    if role == "instanceIds":
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise BadInput(f"{path}: instance ids outside 0..65535")
+        arr = arr.astype(np.uint16)
+    return arr
+
+
+def read_frame(frame: CityscapesFrame, with_depth: bool = True) -> CityscapesFrameData:
+    """Read one frame; raises BadInput naming the file for anything missing or inconsistent.
+
+    labelIds must be there; instanceIds and color are carried when present (some downloads and
+    conversions drop them).
+    """
+    rgb = _read_png(frame.path("image"), ("RGB",))
+    shape = rgb.shape[:2]
+    maps = {"labelIds": _read_map(frame.path("labelIds"), "labelIds", shape)}
+    for role in RELEASE_MAPS[1:]:
+        if frame.path(role).is_file():
+            maps[role] = _read_map(frame.path(role), role, shape)
+    if not with_depth:
+        return CityscapesFrameData(rgb, maps["labelIds"], None, (), maps)
     disparity_path = frame.path("disparity")
     raw = _read_png(disparity_path, ("I;16", "I;16B", "I"))
-    if raw.shape != rgb.shape[:2]:
-        raise BadInput(f"{disparity_path}: {raw.shape} disparity for a {rgb.shape[:2]} image")
+    if raw.shape != shape:
+        raise BadInput(f"{disparity_path}: {raw.shape} disparity for a {shape} image")
     baseline, fx, warnings = _camera(frame)
-    return CityscapesFrameData(rgb, label_ids, disparity_to_depth(raw, baseline, fx), warnings)
+    return CityscapesFrameData(rgb, maps["labelIds"], disparity_to_depth(raw, baseline, fx), warnings, maps)
 
 
-def frame_files(frame: CityscapesFrame) -> tuple[Path, ...]:
-    """The input files of a frame, for the manifest's input checksum."""
-    files = (
-        frame.path("image"),
-        frame.path("labelIds"),
-        frame.path("disparity"),
-        frame.path("camera"),
-    )
-    return tuple(p for p in files if p.is_file())
+def has_disparity(root: Path) -> bool:
+    """Whether the release holds the disparity download at all (most users fetch only
+    leftImg8bit and gtFine)."""
+    return (Path(root) / FILES["disparity"][0]).is_dir()
+
+
+def frame_files(frame: CityscapesFrame, with_depth: bool = True) -> tuple[Path, ...]:
+    """The input files of a frame that an export reads, for the manifest's input checksum."""
+    kinds = ("image", *RELEASE_MAPS) + (("disparity", "camera") if with_depth else ())
+    return tuple(p for p in map(frame.path, kinds) if p.is_file())

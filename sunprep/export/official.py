@@ -2,8 +2,16 @@
 
 `leftImg8bit/{split}/{city}/{stem}_leftImg8bit.png` (8-bit RGB),
 `gtFine/{split}/{city}/{stem}_gtFine_labelTrainIds.png` (8-bit, 255 void) and
-`depth/{split}/{city}/{stem}_depth.png` (16-bit millimetres, 0 missing): what mmsegmentation's
-and torchvision's Cityscapes datasets find by those suffixes.
+`depth/{split}/{city}/{stem}_depth.png` (16-bit millimetres, 0 missing; absent under
+`--depth none`): what mmsegmentation's and torchvision's Cityscapes datasets find by those
+suffixes. From a Cityscapes source the release's own `_gtFine_labelIds.png` (and
+`_gtFine_instanceIds.png`, `_gtFine_color.png` when it has them) are carried too, resized
+nearest-neighbour: what cityscapesScripts' `evalPixelLevelSemanticLabeling` reads.
+
+Every stem fits Cityscapes' `{city}_{seq}_{frame}` (what `csHelpers.getCsFileInfo` parses): a
+Cityscapes frame keeps its own; a SUN RGB-D scene becomes `{sensor}_{index}_{frame}` (its
+sensor folders as the city, its index in the split as the sequence, its frame number), its own
+name staying in the manifest's `scene`.
 
 Every Cityscapes file name in sunprep is built and parsed here (`cs_path`, `parse_cs_path`), as
 cityscapesScripts' `csHelpers` does for its tools: the release reader, this writer and this
@@ -21,7 +29,7 @@ import numpy as np
 from sunprep.errors import TrainError
 from sunprep.export.formats import FilePerRole
 from sunprep.export.reading import Listing, Record, depth_png, label_png, rgb_png
-from sunprep.export.sample import Meta, Sample, png_files
+from sunprep.export.sample import Meta, Sample, png_bytes, png_files
 
 NAME = "cityscapes-official"
 
@@ -38,6 +46,8 @@ FILES: dict[str, tuple[str, str]] = {
     "disparity": ("disparity", "_disparity.png"),
     "camera": ("camera", "_camera.json"),
 }
+# The release's own gtFine maps, carried from a Cityscapes source (labelIds always).
+RELEASE_MAPS = ("labelIds", "instanceIds", "color")
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,16 @@ class CsName:
         """This frame's file of `kind`, relative to the dataset root."""
         folder, suffix = FILES[kind]
         return f"{folder}/{self.split}/{self.city}/{self.stem}{suffix}"
+
+
+def sunrgbd_stem(group: str, index: int, frame: int) -> str:
+    """`kv2-kinect2data`, sample 17, frame 103 -> `kv2-kinect2data_000017_000103`.
+
+    `group` holds no underscore (`getCsFileInfo` splits on them); the index makes it unique in its split.
+    """
+    if "_" in group:
+        raise ValueError(f"{group!r}: a Cityscapes city holds no underscore")
+    return f"{group}_{index:06d}_{frame:06d}"
 
 
 def parse_cs_path(rel: str | Path) -> tuple[CsName, str]:
@@ -71,10 +91,11 @@ class OfficialWriter(FilePerRole):
     name: ClassVar[str] = NAME
 
     def encode(self, sample: Sample) -> dict[str, bytes]:
-        return png_files(sample)
+        return png_files(sample) | {role: png_bytes(sample.release[role]) for role in RELEASE_MAPS if role in sample.release}
 
     def paths(self, split: str, index: int, meta: Meta) -> dict[str, str]:
-        name = CsName(split, meta.group, meta.name)
+        stem = meta.name if meta.frame is None else sunrgbd_stem(meta.group, index, meta.frame)
+        name = CsName(split, meta.group, stem)
         return {role: name.path(role) for role in FILES}
 
 

@@ -32,7 +32,7 @@ from typing import Literal
 from sunprep.atomic import write_text_atomic
 from sunprep.errors import BadInput, skip_reason
 from sunprep.export.cityscapes import DepthEncoding
-from sunprep.export.cityscapes_source import discover_frames, load_label_table
+from sunprep.export.cityscapes_source import discover_frames, has_disparity, load_label_table
 from sunprep.export.formats import Writer, remove_staging
 from sunprep.export.manifest import Done, Journal, Skipped, write_manifest
 from sunprep.export.registry import Format, make_writer
@@ -43,6 +43,7 @@ from sunprep.export.sources import CityscapesJob, DepthChoice, SunrgbdJob, close
 from sunprep.export.splits import SPLITS, hashed_split, load_split_file
 from sunprep.labels.classes import ClassTable, seg37_classes
 from sunprep.labels.labelmap import LabelMap, load_label_map
+from sunprep.sunrgbd.depth import DEPTH_CHOICES, NO_DEPTH
 from sunprep.sunrgbd.discover import discover_scenes
 from sunprep.sunrgbd.mat import open_seg2d
 
@@ -62,7 +63,7 @@ class ExportConfig:
     dataset: Dataset = "sunrgbd"
     size: tuple[int, int] = (128, 256)  # (H, W): the widely used Cityscapes .npy release size
     fit: Fit = DEFAULT_FIT  # see sunprep.export.resize for why crop
-    depth: DepthChoice = "refined"
+    depth: DepthChoice = "refined"  # "none": no depth read or written, in any format
     depth_encoding: DepthEncoding = "metres"
     resolved: Path | None = None  # `sunprep normalize --out` folder
     mappings: tuple[Path, ...] = ()
@@ -188,7 +189,10 @@ def _read_one(job: SunrgbdJob | CityscapesJob, cfg: ExportConfig) -> tuple[Sampl
     geom = plan(loaded.rgb.shape[:2], cfg.size, cfg.fit)
     # Labels are resized before the lookup: nearest sampling commutes with it, on 1/12 the pixels.
     label = loaded.lut[resize_nearest(loaded.labels, geom, fill=0)]
-    return Sample(resize_image(loaded.rgb, geom), label, resize_nearest(loaded.depth, geom, fill=0.0)), loaded.meta
+    depth = resize_nearest(loaded.depth, geom, fill=0.0) if loaded.depth is not None else None
+    # The release's maps take the labels' samples; a pad border is 0: unlabeled, no instance, transparent.
+    release = {role: resize_nearest(arr, geom, fill=0) for role, arr in loaded.release.items()}
+    return Sample(resize_image(loaded.rgb, geom), label, depth, release), loaded.meta
 
 
 # Fork on Linux: workers inherit the imported modules and the label map, so a run starts in
@@ -288,6 +292,10 @@ def validate(cfg: ExportConfig) -> Plan:
         raise BadInput(f"--size: {problem}")
     if cfg.dataset == "cityscapes" and cfg.split_file:
         raise BadInput(f"{cfg.split_file}: a SUN RGB-D split file; Cityscapes keeps its own train/val")
+    if cfg.depth not in DEPTH_CHOICES:
+        raise BadInput(f"--depth {cfg.depth!r}: expected one of {', '.join(DEPTH_CHOICES)}")
+    if cfg.dataset == "cityscapes" and cfg.depth != NO_DEPTH and not has_disparity(cfg.root):
+        raise BadInput(f"{cfg.root}: no disparity/ folder, so no depth (only leftImg8bit and gtFine downloaded?); export without depth with --depth none")
     if cfg.label_space not in LABEL_SPACES:
         raise BadInput(f"--label-space {cfg.label_space!r}: expected one of {', '.join(LABEL_SPACES)}")
     official = cfg.label_space == "seg37-official"

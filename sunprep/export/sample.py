@@ -28,6 +28,9 @@ class Sample:
     image: np.ndarray  # uint8 (H, W, 3)
     label: np.ndarray  # int16 (H, W): class id, VOID (-1) for void
     depth: np.ndarray | None  # float32 (H, W): metres, 0 = missing; None under `--depth none`
+    # The source release's own maps by official-layout role ("labelIds", "instanceIds", "color"),
+    # resized like the labels: the official layout carries them so the release's tools read it.
+    release: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,15 @@ class Meta:
 
     scene: str  # the scene's path relative to --root, e.g. kv2/kinect2data/000002_..._rgbf000103-resize
     group: str  # a folder level for official-layout names: the sensor folder or the Cityscapes city
-    name: str  # file stem: the scene folder name, or Cityscapes `{city}_{seq}_{frame}`
+    name: str  # the scene folder name, or the Cityscapes stem `{city}_{seq}_{frame}`
     scene_type: str
     label_source: str
     depth_source: str
     input_sha256: str
     warnings: tuple[str, ...] = ()
+    # SUN RGB-D: its frame number (`rgbf000103`, else 0); the official layout names the sample
+    # `{group}_{index:06d}_{frame:06d}`. None: `name` is already a Cityscapes stem.
+    frame: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def png_bytes(arr: np.ndarray, level: int = PNG_LEVEL) -> bytes:
-    """PNG of a uint8 (H, W) / (H, W, 3) or uint16 (H, W) array, written directly.
+    """PNG of a uint8 (H, W) / (H, W, 3) / (H, W, 4) or uint16 (H, W) array, written directly.
 
     Every row gets the PNG "Sub" filter (one numpy subtraction) and zlib runs with its
     run-length strategy. PIL's encoder picks a filter per row and takes twice as long at
@@ -74,8 +80,9 @@ def png_bytes(arr: np.ndarray, level: int = PNG_LEVEL) -> bytes:
     h, w = arr.shape[:2]
     if arr.dtype == np.uint16 and arr.ndim == 2:
         rows, bpp, bit_depth, colour_type = arr.astype(">u2").view(np.uint8).reshape(h, 2 * w), 2, 16, 0
-    elif arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3:
-        rows, bpp, bit_depth, colour_type = arr.reshape(h, 3 * w), 3, 8, 2
+    elif arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] in (3, 4):
+        bpp = arr.shape[2]  # RGB (colour type 2) or RGBA (6), as the release's `*_gtFine_color.png`
+        rows, bit_depth, colour_type = arr.reshape(h, bpp * w), 8, 2 if bpp == 3 else 6
     elif arr.dtype == np.uint8 and arr.ndim == 2:
         rows, bpp, bit_depth, colour_type = arr, 1, 8, 0
     else:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -21,11 +20,12 @@ from sunprep.export.sample import Meta
 from sunprep.export.splits import Split
 from sunprep.labels.classes import seg37_lut
 from sunprep.labels.labelmap import LabelMap
+from sunprep.sunrgbd.depth import NO_DEPTH, DepthChoice
 from sunprep.sunrgbd.mat import Seg2D, open_seg2d
 from sunprep.sunrgbd.scene import read_scene, rel_posix
-from sunprep.sunrgbd.sensors import scene_key
+from sunprep.sunrgbd.sensors import city_token, frame_number, scene_key
 
-DepthChoice = Literal["refined", "raw"]
+__all__ = ["CityscapesJob", "DepthChoice", "Loaded", "SunrgbdJob"]
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,11 @@ class Loaded:
     """A scene at full size: `lut[labels]` are its class ids (void -1)."""
 
     rgb: np.ndarray
-    depth: np.ndarray
+    depth: np.ndarray | None  # None under `--depth none`
     labels: np.ndarray
     lut: np.ndarray
     meta: Meta
+    release: dict[str, np.ndarray] = field(default_factory=dict)  # a Cityscapes frame's own gtFine maps
 
 
 def files_sha256(paths: list[Path]) -> str:
@@ -64,8 +65,10 @@ class SunrgbdJob:
     def load(self, label_map: LabelMap | None, depth: DepthChoice, seg2d: Seg2D | None = None) -> Loaded:
         scene = read_scene(self.scene_dir, self.root, depth=depth, seg2d=seg2d, official=self.official)
         key = scene_key(self.scene_dir.resolve().as_posix())
-        group = key.rsplit("/", 1)[0].replace("/", "-") if "/" in key else self.scene_dir.parent.name
-        inputs = sorted((self.scene_dir / "image").glob("*.jp*g")) + sorted((self.scene_dir / scene.depth_source).glob("*.png"))
+        group = city_token(key.rsplit("/", 1)[0] if "/" in key else self.scene_dir.parent.name)
+        inputs = sorted((self.scene_dir / "image").glob("*.jp*g"))
+        if scene.depth_source != NO_DEPTH:
+            inputs += sorted((self.scene_dir / scene.depth_source).glob("*.png"))
         if (self.scene_dir / scene.label_source).is_file():
             inputs.append(self.scene_dir / scene.label_source)
         meta = Meta(
@@ -77,6 +80,7 @@ class SunrgbdJob:
             depth_source=scene.depth_source,
             input_sha256=files_sha256(inputs),
             warnings=scene.warnings,
+            frame=frame_number(self.scene_dir.name),
         )
         if self.official:
             lut = seg37_lut()
@@ -127,18 +131,19 @@ class CityscapesJob:
         return self.frame.rel
 
     def load(self, label_map: LabelMap | None, depth: DepthChoice, seg2d: Seg2D | None = None) -> Loaded:
-        data = read_frame(self.frame)
+        with_depth = depth != NO_DEPTH
+        data = read_frame(self.frame, with_depth)
         meta = Meta(
             scene=self.frame.rel,
             group=self.frame.city,
             name=self.frame.stem,
             scene_type="street",
             label_source="gtFine/labelIds",
-            depth_source="disparity",
-            input_sha256=files_sha256(list(frame_files(self.frame))),
+            depth_source="disparity" if with_depth else NO_DEPTH,
+            input_sha256=files_sha256(list(frame_files(self.frame, with_depth))),
             warnings=data.warnings,
         )
-        return Loaded(data.rgb, data.depth, data.label_ids, cityscapes_lut(), meta)
+        return Loaded(data.rgb, data.depth, data.label_ids, cityscapes_lut(), meta, data.maps)
 
 
 @lru_cache(maxsize=1)

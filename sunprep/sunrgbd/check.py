@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from sunprep.errors import skip_reason
-from sunprep.sunrgbd.depth import read_depth_png
+from sunprep.sunrgbd.depth import NO_DEPTH, DepthChoice, read_depth_png
 from sunprep.sunrgbd.discover import discover_scenes
 from sunprep.sunrgbd.mat import Seg2D, open_seg2d
 from sunprep.sunrgbd.scene import (
@@ -52,7 +52,7 @@ def check_scene(
     scene_dir: Path,
     root: Path,
     *,
-    depth: Literal["refined", "raw"] = "refined",
+    depth: DepthChoice = "refined",
     seg2d: Seg2D | None = None,
 ) -> SceneCheck:
     """Run every part reader of `read_scene` on its own and collect what each raises.
@@ -80,7 +80,7 @@ def check_scene(
     image = attempt(lambda: find_image(scene_dir))
     rgb = attempt(lambda: read_rgb(image)) if image is not None else None
     shape = rgb.shape[:2] if rgb is not None else None
-    found = attempt(lambda: find_depth(scene_dir, image, depth))
+    found = attempt(lambda: find_depth(scene_dir, image, depth)) if depth != NO_DEPTH else None
     if found is not None:
         metres = attempt(lambda: read_depth_png(found[0], shape))
         if shape is None and metres is not None:
@@ -95,7 +95,7 @@ def check_scene(
         label_source=record.label_source if record else "",
         n_names=len(record.names) if record else 0,
         scene_type=scene_type,
-        depth_source=found[1] if found else "",
+        depth_source=found[1] if found else NO_DEPTH if depth == NO_DEPTH else "",
         problems=tuple(problems),
         warnings=record.warnings if record else (),
         tracebacks=tuple(tracebacks),
@@ -133,7 +133,7 @@ def summarise(checks: list[SceneCheck]) -> ScanSummary:
 @dataclass(frozen=True)
 class ScanConfig:
     root: Path
-    depth: Literal["refined", "raw"] = "refined"  # which depth PNG to check
+    depth: DepthChoice = "refined"  # which depth PNG to check; "none": depth is not checked
     seg2d: Path | None = None  # toolbox SUNRGBD2Dseg.mat, a label source after seg.mat
     seg2d_order: Path | None = None  # scene order of that file; default: SUNRGBDMeta.mat beside it
 

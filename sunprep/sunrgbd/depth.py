@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final, Literal, get_args
 
 import numpy as np
 from PIL import Image
@@ -11,6 +12,11 @@ from sunprep.errors import BadInput, first_line
 from sunprep.inputs import IMAGE_ERRORS, regular_file
 
 MAX_DEPTH_M = 8.0  # the toolbox (read3dPoints.m) sets everything beyond 8 m to 8 m
+# Which depth a scene gives: refined `depth_bfx/` (else `depth/`), raw `depth/`, or none at all
+# (most Cityscapes users download only leftImg8bit and gtFine; `--depth none` reads no depth).
+DepthChoice = Literal["refined", "raw", "none"]
+DEPTH_CHOICES: tuple[DepthChoice, ...] = get_args(DepthChoice)
+NO_DEPTH: Final = "none"  # also the depth_source a sample without depth records
 
 
 def decode_depth(raw: np.ndarray) -> np.ndarray:

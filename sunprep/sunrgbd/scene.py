@@ -21,7 +21,7 @@ from sunprep.errors import BadInput, first_line
 from sunprep.inputs import IMAGE_ERRORS, regular_file
 from sunprep.labels.classes import seg37_classes
 from sunprep.sunrgbd.annotation import read_index_json
-from sunprep.sunrgbd.depth import read_depth_png
+from sunprep.sunrgbd.depth import DEPTH_CHOICES, NO_DEPTH, DepthChoice, read_depth_png
 from sunprep.sunrgbd.mat import OFFICIAL_SOURCE, Seg2D, read_seg_mat
 from sunprep.sunrgbd.records import LabelRecord
 
@@ -37,13 +37,13 @@ class Scene:
 
     rel_path: str  # POSIX path relative to the dataset root given by the user
     rgb: np.ndarray  # uint8 (H, W, 3)
-    depth: np.ndarray  # float32 (H, W) metres, 0 = missing, capped at 8 m (toolbox rule)
+    depth: np.ndarray | None  # float32 (H, W) metres, 0 = missing, capped at 8 m (toolbox rule); None: depth "none"
     labels: np.ndarray  # uint16 (H, W), 0 = unlabeled
     names: tuple[str, ...]  # raw object names exactly as stored
     scene_type: str  # scene.txt, e.g. "bedroom"; "" when the file is absent
     intrinsics: np.ndarray  # float64 (3, 3)
     label_source: str  # "seg.mat", "SUNRGBD2Dseg.mat", "annotation2Dfinal/index.json", ..., or "none"
-    depth_source: str  # "depth_bfx" or "depth"
+    depth_source: str  # "depth_bfx", "depth", or "none"
     extrinsics: np.ndarray | None = None  # float64 (3, 4), latest extrinsics/<timestamp>.txt
     warnings: tuple[str, ...] = field(default=())  # problems recovered from, one line each
 
@@ -189,23 +189,26 @@ def read_scene(
     scene_dir: Path,
     root: Path,
     *,
-    depth: Literal["refined", "raw"] = "refined",
+    depth: DepthChoice = "refined",
     seg2d: Seg2D | None = None,
     official: bool = False,
 ) -> Scene:
     """Read one scene folder; raises BadInput (`"{file}: {problem}"`) at its first broken part.
 
     `official` takes the labels from the toolbox's 37-class `seglabel` instead of the raw names.
+    With depth "none" no depth PNG is looked for: a scene without one reads.
     """
-    if depth not in ("refined", "raw"):
-        raise ValueError(f"depth={depth!r}: expected 'refined' or 'raw'")
+    if depth not in DEPTH_CHOICES:
+        raise ValueError(f"depth={depth!r}: expected one of {DEPTH_CHOICES}")
     scene_dir = Path(scene_dir)
     rel = rel_posix(scene_dir, root)
     image = find_image(scene_dir)
     rgb = read_rgb(image)
     shape = rgb.shape[:2]
-    depth_png, depth_source = find_depth(scene_dir, image, depth)
-    metres = read_depth_png(depth_png, shape)
+    metres, depth_source = None, NO_DEPTH
+    if depth != NO_DEPTH:
+        depth_png, depth_source = find_depth(scene_dir, image, depth)
+        metres = read_depth_png(depth_png, shape)
     record = official_labels(rel, shape, seg2d) if official else labels_for(scene_dir, rel, shape, seg2d)
     intrinsics, extrinsics = read_camera(scene_dir)
     return Scene(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 # The top-level folders of SUNRGBD/ (kv1: NYUdata, b3dodata; kv2: kinect2data, align_kv2;
@@ -26,3 +27,16 @@ def scene_key(path: str) -> str:
     if "SUNRGBD" in parts:
         return "/".join(parts[len(parts) - parts[::-1].index("SUNRGBD"):])
     return parts[-1] if parts else ""
+
+
+def city_token(folders: str) -> str:
+    """`kv2/align_kv2` -> `kv2-align-kv2`: a scene's folders as a Cityscapes city, one token with
+    neither `/` nor `_` (cityscapesScripts' `getCsFileInfo` splits file names on `_`)."""
+    return re.sub(r"[/_]+", "-", folders)
+
+
+def frame_number(scene_name: str) -> int:
+    """`000002_2014-05-26_14-23-37_260595134347_rgbf000103-resize` -> 103 (kinect2data names
+    carry the colour frame's number); 0 for names without one (kv1, align_kv2, realsense, xtion)."""
+    found = re.search(r"rgbf(\d+)", scene_name)
+    return int(found.group(1)) if found else 0
