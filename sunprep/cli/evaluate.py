@@ -43,6 +43,14 @@ def evaluate(
     data: Annotated[Path, typer.Option(help="Export folder in any layout `train` reads.")],
     split: Annotated[str, typer.Option(help="Split to score.")] = "val",
     out: Annotated[Path | None, typer.Option(help="Folder for per_class.csv, confusion.csv/.png, summary.json.")] = None,
+    save_predictions: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-predictions", file_okay=False,
+            help="Folder for one PNG per image as the official scripts read it (labelIds/ in the Cityscapes label space, "
+            "else labelTrainIds/) and colour pictures (color/).",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Images per forward pass in all (under torchrun shared among the processes).")] = 16,
     device: Device = "auto",
     precision: Precision = "auto",
@@ -52,7 +60,7 @@ def evaluate(
     """One confusion matrix over the whole split: per-class IoU, mIoU, pixel and class-mean accuracy.
 
     Under torchrun each process scores a shard and the confusion matrices are summed: the same
-    numbers as one process.
+    numbers as one process; with --save-predictions each writes its shard's PNGs.
     """
     # Imported here: torch loads only for the commands that need it.
     from sunprep.train.distributed import session
@@ -62,7 +70,7 @@ def evaluate(
 
     cfg = EvalConfig(
         checkpoint=checkpoint, data=data, split=split, out=out, batch_size=batch_size, device=device, workers=workers,
-        precision=precision,
+        precision=precision, predictions=save_predictions,
     )  # fmt: skip
     with session(pick_device(device)) as world, progress_bar(quiet or not world.main) as bar:
         task = bar.add_task("evaluate", total=None)
@@ -71,6 +79,8 @@ def evaluate(
         return
     typer.echo(f"{result.images} images, {result.scores.pixels} labelled pixels, head {result.head}")
     Console(width=100).print(result_table(result))
+    if result.predictions is not None:
+        typer.echo(f"wrote {result.images} predictions to {result.predictions}/ and their colours to {result.predictions.parent / 'color'}/")
     if out is not None:
         for path in write_results(result, out, {"checkpoint": str(checkpoint), "data": str(data), "split": split}):
             typer.echo(f"wrote {path}")

@@ -104,6 +104,7 @@ class EvalConfig:
     device: str = "auto"
     workers: int = 2
     precision: str = "auto"
+    predictions: Path | None = None  # one PNG per image for outside tools (sunprep.train.predictions)
 
     def __post_init__(self) -> None:
         at_least("batch-size", self.batch_size, 1)

@@ -23,6 +23,7 @@ from sunprep.train.config import EvalConfig
 from sunprep.train.data import open_dataset
 from sunprep.train.loop import OnBatch, evaluate_split, load_for_eval, pick_device
 from sunprep.train.metrics import Scores, score_text, scores
+from sunprep.train.predictions import prediction_writer
 
 
 @dataclass(frozen=True)
@@ -33,20 +34,28 @@ class EvalResult:
     head: str
     images: int
     loss: float
+    predictions: Path | None = None  # the folder of the maps `--save-predictions` wrote (labelIds/ or labelTrainIds/)
 
 
 def evaluate(cfg: EvalConfig, on_batch: OnBatch | None = None) -> EvalResult:
-    """Score the checkpoint; under torchrun every rank scores its shard and all get the whole result."""
-    if cfg.out is not None:
-        check_out_folder(cfg.out)  # before the work, not after it
+    """Score the checkpoint; under torchrun every rank scores its shard and all get the whole result.
+
+    With `cfg.predictions` each rank writes the predictions of its own shard there.
+    """
+    for folder in (cfg.out, cfg.predictions):
+        if folder is not None:
+            check_out_folder(folder)  # before the work, not after it
     ds = open_dataset(cfg.data)
     device = pick_device(cfg.device)
     model, ckpt = load_for_eval(cfg.checkpoint, device)
     head = head_for(ckpt, ds.classes, cfg.checkpoint)
     split = ds.load(cfg.split, cfg.workers, (lambda d, t: on_batch("read", d, t)) if on_batch else None)
-    cm, loss = evaluate_split(model, head, split, len(ds.classes), cfg.batch_size, device, on_batch, cfg.precision)
+    writer = prediction_writer(cfg.predictions, ds.classes) if cfg.predictions is not None else None
+    on_pred = writer.write if writer is not None else None
+    cm, loss = evaluate_split(model, head, split, len(ds.classes), cfg.batch_size, device, on_batch, cfg.precision, on_pred)
     cm_np = cm.numpy()
-    return EvalResult(ds.classes, cm_np, scores(cm_np), head, len(split), loss)
+    folder = writer.out / writer.kind if writer is not None else None
+    return EvalResult(ds.classes, cm_np, scores(cm_np), head, len(split), loss, folder)
 
 
 def write_results(result: EvalResult, out: Path, extra: dict[str, object] | None = None) -> list[Path]:

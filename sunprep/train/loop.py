@@ -58,6 +58,7 @@ from sunprep.train.unet import UNet, UNetConfig
 OnBatch = Callable[[str, int, int], None]  # (phase description, done, total)
 OnEpoch = Callable[[dict[str, float]], None]
 OnNote = Callable[[str], None]  # something the user should know, said on stderr
+OnPred = Callable[[list[str], np.ndarray], None]  # (sample ids, predictions (B, H, W) class ids)
 
 METRIC_COLUMNS = (
     "epoch", "lr", "train_loss", "val_loss", "val_miou", "val_pixel_acc", "val_mean_acc", "images_per_s", "seconds",
@@ -122,13 +123,14 @@ def infer(
 
 def evaluate_split(
     model: UNet, head: str, split: Split, n_classes: int, batch_size: int, device: torch.device, on_batch: OnBatch | None = None,
-    precision_: str = "auto",
+    precision_: str = "auto", on_pred: OnPred | None = None,
 ) -> tuple[torch.Tensor, float]:
     """One confusion matrix over the whole split and the mean loss per labelled pixel.
 
     Under torchrun each rank scores its shard of `split` (pass the whole split) with rank 0's
     weights and the matrices are summed: integer counts, so the result equals one process's.
-    `batch_size` is the global batch, shared among the ranks.
+    `batch_size` is the global batch, shared among the ranks. `on_pred` gets each batch's sample
+    ids and predictions on the rank that made them.
     """
     w = distributed.world()
     distributed.sync_state(model, w)
@@ -138,6 +140,8 @@ def evaluate_split(
     for idx, pred, batch_loss in infer(model, head, mine, -(-batch_size // w.size), device, on_batch, precision_):
         cm += confusion(torch.from_numpy(mine.labels[idx]), pred, n_classes)
         loss += batch_loss
+        if on_pred is not None:
+            on_pred([mine.ids[i] for i in idx], pred.numpy())
     cm, loss = distributed.sum_all(cm, w, device), distributed.sum_all(loss, w, device)
     labelled = int(cm.sum())
     return cm, float(loss) / labelled if labelled else float("nan")
