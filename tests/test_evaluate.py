@@ -55,6 +55,27 @@ def test_evaluate_writes_tables_that_agree_with_torchmetrics(run: tuple[Path, Pa
     assert Image.open(tmp_path / "confusion.png").size == (6 * 12, 6 * 12)
 
 
+def test_save_predictions_in_another_label_space(run: tuple[Path, Path], tmp_path: Path) -> None:
+    """Not the Cityscapes classes: class ids as labelTrainIds PNGs, one per image, and colour PNGs."""
+    data, ckpt = run
+    pred = tmp_path / "pred"
+    res = CliRunner().invoke(app, ["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--save-predictions", str(pred), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert f"wrote 10 predictions to {pred / 'labelTrainIds'}/ and their colours to {pred / 'color'}/" in res.output
+    model, _ = load_for_eval(ckpt, torch.device("cpu"))
+    ds = open_dataset(data)
+    split = ds.load("val")
+    head = evaluate(EvalConfig(checkpoint=ckpt, data=data, device="cpu")).head
+    preds = torch.cat([p for _, p, _ in infer(model, head, split, 4, torch.device("cpu"))]).numpy()
+    assert sorted(p.name for p in (pred / "labelTrainIds").iterdir()) == sorted(f"val_{i}.png" for i in range(10))
+    for i in range(10):
+        ids = Image.open(pred / "labelTrainIds" / f"val_{i}.png")
+        assert ids.mode == "L" and np.array_equal(np.asarray(ids), preds[i])
+        colour = np.asarray(Image.open(pred / "color" / f"val_{i}.png"))
+        assert np.array_equal(colour, np.asarray(ds.classes.colours, np.uint8)[preds[i]])
+    assert not list(pred.rglob(".*"))  # no temporaries left
+
+
 def test_scores_do_not_depend_on_batch_size(run: tuple[Path, Path]) -> None:
     data, ckpt = run
     one = evaluate(EvalConfig(checkpoint=ckpt, data=data, batch_size=1, device="cpu"))
