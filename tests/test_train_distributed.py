@@ -50,7 +50,7 @@ def test_two_gloo_processes_train_resume_and_match_single_process_evaluation(tmp
     assert ckpt["epoch"] == 2 and ckpt["world_size"] == 2
     assert not any(k.startswith("module.") for k in ckpt["model"])
     assert ckpt["schedule_changes"] == [{"at_epoch": 1, "epochs_before": 1, "epochs_after": 2}]
-    single = evaluate(EvalConfig(checkpoint=run / "last.pt", data=data, device="cpu"))
+    single = evaluate(EvalConfig(checkpoint=run / "last.pt", data=data, device="cpu", predictions=tmp_path / "pred1"))
     assert ckpt["history"][-1]["val_miou"] == single.scores.miou  # exact: integer confusion, summed
 
     # Rank 0 alone wrote files and printed; rank 1 said nothing.
@@ -64,10 +64,13 @@ def test_two_gloo_processes_train_resume_and_match_single_process_evaluation(tmp
 
     # evaluate under torchrun: the same confusion matrix as one process.
     _torchrun(tmp_path / "logs3", "evaluate", "--checkpoint", str(run / "last.pt"), "--data", str(data),
-              "--out", str(tmp_path / "eval"), "--device", "cpu", "--quiet")  # fmt: skip
+              "--out", str(tmp_path / "eval"), "--save-predictions", str(tmp_path / "pred2"), "--device", "cpu", "--quiet")  # fmt: skip
     rows = (tmp_path / "eval" / "confusion.csv").read_text().splitlines()[1:]
     ddp_cm = np.array([[int(v) for v in r.split(",")[1:]] for r in rows])
     assert np.array_equal(ddp_cm, single.confusion)
+    # Each rank wrote its own images' predictions: together, the single process's files.
+    pngs = lambda d: {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+    assert pngs(tmp_path / "pred2") == pngs(tmp_path / "pred1") and len(pngs(tmp_path / "pred1")) == 2 * 9
     assert _rank_log(tmp_path / "logs3", 1, "stdout") == ""
     # ... and the checkpoint of 2 processes resumes in one process.
     cfg = TrainConfig(data=data, out=run, epochs=3, resume=True, width=8, depth=2, batch_size=4, lr=0.01, device="cpu")

@@ -67,10 +67,9 @@ class CsName:
 def sunrgbd_stem(group: str, index: int, frame: int) -> str:
     """`kv2-kinect2data`, sample 17, frame 103 -> `kv2-kinect2data_000017_000103`.
 
-    `group` holds no underscore (`getCsFileInfo` splits on them); the index makes it unique in its split.
+    `group` holds no underscore (`sunrgbd.sensors.city_token`: `getCsFileInfo` splits on them);
+    the index makes the stem unique in its split.
     """
-    if "_" in group:
-        raise ValueError(f"{group!r}: a Cityscapes city holds no underscore")
     return f"{group}_{index:06d}_{frame:06d}"
 
 

@@ -38,7 +38,7 @@ class Meta:
     """Where a sample came from; goes into the manifest and names files."""
 
     scene: str  # the scene's path relative to --root, e.g. kv2/kinect2data/000002_..._rgbf000103-resize
-    group: str  # a folder level for official-layout names: the sensor folder or the Cityscapes city
+    group: str  # the official layout's city: the sensor folders (`kv2-kinect2data`, no `_`) or the Cityscapes city
     name: str  # the scene folder name, or the Cityscapes stem `{city}_{seq}_{frame}`
     scene_type: str
     label_source: str
