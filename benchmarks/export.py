@@ -1,13 +1,13 @@
 """Export throughput against the decode floor, on full-size (730x530) generated kinect2 scenes.
 
-    python benchmarks/export.py [--scenes 200] [--jobs 2] [--rounds 3] [--work DIR]
+    python benchmarks/export.py [--scenes 200] [--workers 2] [--rounds 3] [--work DIR]
 
 Prints, from one run: (a) the decode floor: scenes/s of only reading each scene's JPEG, depth
 PNG and seg.mat with the same number of processes (same pool kind); (b) export scenes/s per
 format; (c) export / floor; (d) peak resident memory of the parent and of the largest worker.
 Each measurement runs in a fresh interpreter so its peak memory is its own, and CPU time per
 scene is printed too: on a shared machine it is steadier than wall-clock rates. Scenes carry
-seg.mat, as every real kinect2 scene does. The target is export >= 0.9 of the floor at 2 jobs, fsync included.
+seg.mat, as every real kinect2 scene does. The target is export >= 0.9 of the floor at 2 workers, fsync included.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _write_one(args: tuple[Path, int]) -> None:
     write_scene(scene_dir, seed=seed, size=KV2_SIZE, label_source="seg.mat")
 
 
-def make_dataset(root: Path, n: int, jobs: int) -> None:
+def make_dataset(root: Path, n: int, workers: int) -> None:
     """`n` full-size seg.mat scenes under root/SUNRGBD/kv2/kinect2data (kept between runs)."""
     from fixtures.scenes import kv2_scene_name
 
@@ -53,7 +53,7 @@ def make_dataset(root: Path, n: int, jobs: int) -> None:
     rng = np.random.default_rng(0)
     todo = [(kv2 / kv2_scene_name(i + 1, rng), i) for i in range(n)]
     todo = [(d, s) for d, s in todo if not (d / "seg.mat").is_file()]
-    with ProcessPoolExecutor(jobs) as pool:
+    with ProcessPoolExecutor(workers) as pool:
         list(pool.map(_write_one, todo))
 
 
@@ -67,7 +67,7 @@ def decode_only(scene_dir: Path) -> int:
     return rgb.size + depth.size + seg["seglabel"].size
 
 
-def measure(what: str, root: Path, out: Path, jobs: int) -> dict:
+def measure(what: str, root: Path, out: Path, workers: int) -> dict:
     """One measurement in this process: seconds, CPU seconds of all processes, peak RSS (MiB).
 
     The workers are forked children, joined when their pool shuts down, so RUSAGE_CHILDREN
@@ -87,13 +87,13 @@ def measure(what: str, root: Path, out: Path, jobs: int) -> dict:
     start = time.perf_counter()
     if what in ("floor", "floor-keep"):
         init = keep_freed_memory if what == "floor-keep" else None
-        with ProcessPoolExecutor(jobs, mp_context=POOL_CONTEXT, initializer=init) as pool:  # the export's pool kind
+        with ProcessPoolExecutor(workers, mp_context=POOL_CONTEXT, initializer=init) as pool:  # the export's pool kind
             list(pool.map(decode_only, scenes, chunksize=4))
     else:
         fmt = what.removesuffix(NOSYNC)
         if what.endswith(NOSYNC):
             os.fsync = lambda fd: None  # this child only; its forked workers inherit it
-        report = run_export(ExportConfig(root=root, out=out, format=fmt, jobs=jobs))  # type: ignore[arg-type]
+        report = run_export(ExportConfig(root=root, out=out, format=fmt, workers=workers))  # type: ignore[arg-type]
         assert sum(report.counts.values()) == len(scenes), report.skipped
     seconds = time.perf_counter() - start
     return {
@@ -106,22 +106,22 @@ def measure(what: str, root: Path, out: Path, jobs: int) -> dict:
     }
 
 
-def run_child(what: str, root: Path, out: Path, jobs: int) -> dict:
-    cmd = [sys.executable, __file__, "--measure", what, "--work", str(root), "--out", str(out), "--jobs", str(jobs)]
+def run_child(what: str, root: Path, out: Path, workers: int) -> dict:
+    cmd = [sys.executable, __file__, "--measure", what, "--work", str(root), "--out", str(out), "--workers", str(workers)]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenes", type=int, default=200)
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each is kept, the spread shown")
     ap.add_argument("--work", type=Path, help="dataset folder to create or reuse (default: a temporary one)")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.work, args.out, args.jobs)))
+        print(json.dumps(measure(args.measure, args.work, args.out, args.workers)))
         return
 
     from sunprep.export.registry import FORMATS
@@ -130,7 +130,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sunprep-bench-") as tmp:
         root = args.work or Path(tmp) / "data"
         t = time.perf_counter()
-        make_dataset(root, args.scenes, args.jobs)
+        make_dataset(root, args.scenes, args.workers)
         took = time.perf_counter() - t
         print(f"dataset: {args.scenes} kinect2 scenes 730x530 with seg.mat at {root} ({took:.0f} s to generate or check)")
         for scene in discover_scenes(root):  # warm the page cache: every run reads from memory
@@ -140,11 +140,11 @@ def main() -> None:
         runs: dict[str, list[dict]] = {what: [] for what in ("floor", *FORMATS, f"cityscapes{NOSYNC}", "floor-keep")}
         for _ in range(args.rounds):  # interleaved, so a busy spell on the machine hits all alike
             for what, rounds in runs.items():
-                rounds.append(run_child(what, root, Path(tmp) / f"out-{what}", args.jobs))
+                rounds.append(run_child(what, root, Path(tmp) / f"out-{what}", args.workers))
                 shutil.rmtree(Path(tmp) / f"out-{what}", ignore_errors=True)
         best = {what: min(rs, key=lambda r: r["seconds"]) for what, rs in runs.items()}
         floor_rate = best["floor"]["scenes"] / best["floor"]["seconds"]
-        print(f"jobs={args.jobs}, export size 128x256 (fit crop), best of {args.rounds} interleaved rounds")
+        print(f"workers={args.workers}, export size 128x256 (fit crop), best of {args.rounds} interleaved rounds")
         print(f"{'what':<28}{'scenes/s':>10}{'all rounds':>14}{'vs floor':>10}{'CPU ms/scene':>14}{'parent MiB':>12}{'worker MiB':>12}")
         for what, r in best.items():
             rates = sorted(x["scenes"] / x["seconds"] for x in runs[what])

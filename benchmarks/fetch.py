@@ -1,6 +1,6 @@
 """Ranged fetch of the kv2 subset against a plain download of the same bytes, one local server.
 
-    python benchmarks/fetch.py [--scenes 40] [--jobs 4] [--repeats 3] [--work DIR]
+    python benchmarks/fetch.py [--scenes 40] [--workers 4] [--repeats 3] [--work DIR]
 
 Builds a SUNRGBD.zip (ZIP64, full-size 730x530 kv2 scenes plus the other sensors' folders),
 serves it from `fixtures.server` in a separate process on 127.0.0.1, and prints from one run:
@@ -81,7 +81,7 @@ def write_floor(zip_path: Path, target: Path, repeats: int) -> float:
     return best
 
 
-def measure(zip_path: Path, work: Path, need: int, server_args: list[str], jobs: int,
+def measure(zip_path: Path, work: Path, need: int, server_args: list[str], workers: int,
             repeats: int) -> tuple[float, float, int]:
     """Best seconds of the plain download and of the fetch, and the bytes the fetch received."""
     server = subprocess.Popen([sys.executable, "-m", "fixtures.server", str(zip_path), *server_args],
@@ -93,7 +93,7 @@ def measure(zip_path: Path, work: Path, need: int, server_args: list[str], jobs:
             plain.append(plain_download(url, need, work / "plain.bin"))
             shutil.rmtree(work / "out", ignore_errors=True)
             began = time.perf_counter()
-            [part] = run_fetch(FetchConfig(dest=work / "out", source=url, jobs=jobs))
+            [part] = run_fetch(FetchConfig(dest=work / "out", source=url, workers=workers))
             ranged.append(time.perf_counter() - began)
             received = part.bytes_fetched
             if part.failed or part.fetched != part.files:
@@ -107,7 +107,7 @@ def measure(zip_path: Path, work: Path, need: int, server_args: list[str], jobs:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=40)
-    parser.add_argument("--jobs", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rate", type=float, default=25e6, help="bytes/s of the emulated link")
     parser.add_argument("--latency", type=float, default=0.03, help="seconds of the emulated round trip")
@@ -126,11 +126,11 @@ def main() -> None:
               f"{args.rate / 1e6:g} MB/s shared, {args.latency * 1e3:g} ms per response"),
              ("loopback", [], f"unlimited: the cost of inflating, checking and writing {files} files shows")]
     for name, server_args, what in links:
-        plain, ranged, received = measure(zip_path, work, need, server_args, args.jobs, args.repeats)
+        plain, ranged, received = measure(zip_path, work, need, server_args, args.workers, args.repeats)
         print(f"[{name}: {what}]")
         print(f"  fetched / needed    {received / need:8.4f}   (target <= 1.02)")
         print(f"  plain download      {need / plain / 1e6:8.1f} MB/s  (best of {args.repeats}: {plain:.3f} s)")
-        print(f"  sunprep fetch -j{args.jobs}   {need / ranged / 1e6:8.1f} MB/s  (best of {args.repeats}: {ranged:.3f} s)")
+        print(f"  sunprep fetch -j{args.workers}   {need / ranged / 1e6:8.1f} MB/s  (best of {args.repeats}: {ranged:.3f} s)")
         print(f"  fetch / plain       {plain / ranged:8.2f}   (target >= 0.9)")
     floor = write_floor(zip_path, work / "floor", args.repeats)
     print(f"[disk: writing the same {files} files from memory, no network, no inflate]")

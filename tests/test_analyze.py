@@ -18,7 +18,7 @@ from sunprep.train.data import open_dataset
 from sunprep.train.evaluate import EvalConfig, evaluate
 from sunprep.train.loop import TrainConfig, train
 
-FAST = {"width": 8, "depth": 2, "batch_size": 4, "lr": 1e-2, "device": "cpu"}
+FAST = {"width": 8, "poolings": 2, "batch_size": 4, "lr": 1e-2, "device": "cpu"}
 
 
 @pytest.fixture(scope="module")

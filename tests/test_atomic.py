@@ -39,7 +39,7 @@ def test_every_output_gets_the_mode_open_would_give(tmp_path, umask) -> None:
     try:
         write_text_atomic(tmp_path / "plain" / "a.txt", "x")
         for fmt in ("cityscapes", "parquet"):
-            run_export(ExportConfig(root=root, out=tmp_path / fmt, format=fmt, size=(8, 16), jobs=2))
+            run_export(ExportConfig(root=root, out=tmp_path / fmt, format=fmt, size=(8, 16), workers=2))
     finally:
         os.umask(old)
     want = 0o666 & ~umask

@@ -39,12 +39,12 @@ def poison(monkeypatch, victim: Path, exc: Exception) -> None:
     monkeypatch.setattr(scene_mod, "labels_for", labels_for)
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_export_skips_an_unexpected_failure_with_its_traceback(data, tmp_path, monkeypatch, jobs) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_export_skips_an_unexpected_failure_with_its_traceback(data, tmp_path, monkeypatch, workers) -> None:
     root, scenes = data
     poison(monkeypatch, scenes[2], RecursionError("maximum recursion depth exceeded"))
     out = tmp_path / "out"
-    report = run_export(ExportConfig(root=root, out=out, size=(8, 16), jobs=jobs))
+    report = run_export(ExportConfig(root=root, out=out, size=(8, 16), workers=workers))
     assert sum(report.counts.values()) == len(scenes) - 1
     (skip,) = report.skipped
     assert skip.reason == f"{skip.scene}: unexpected RecursionError: maximum recursion depth exceeded"
@@ -85,7 +85,7 @@ def test_rerun_retries_a_scene_skipped_earlier_once_it_is_fixed(data, tmp_path) 
     good = (victim / "seg.mat").read_bytes()
     (victim / "seg.mat").write_bytes(b"not a mat file" * 20)
     out = tmp_path / "out"
-    cfg = ExportConfig(root=root, out=out, size=(8, 16), jobs=1)
+    cfg = ExportConfig(root=root, out=out, size=(8, 16), workers=1)
     first = run_export(cfg)
     assert [Path(s.scene).name for s in first.skipped] == [victim.name]
 
@@ -115,8 +115,8 @@ def test_a_worker_that_dies_is_one_line_and_the_rerun_resumes(data, tmp_path, mo
     monkeypatch.setattr(scene_mod, "labels_for", crash)
     out = tmp_path / "out"
     with pytest.raises(BadInput, match="a worker process died reading this scene") as err:
-        run_export(ExportConfig(root=root, out=out, size=(8, 16), jobs=2))
+        run_export(ExportConfig(root=root, out=out, size=(8, 16), workers=2))
     assert "\n" not in str(err.value)
     monkeypatch.setattr(scene_mod, "labels_for", real)
-    report = run_export(ExportConfig(root=root, out=out, size=(8, 16), jobs=2))
+    report = run_export(ExportConfig(root=root, out=out, size=(8, 16), workers=2))
     assert sum(report.counts.values()) == len(scenes) and report.skipped == ()

@@ -24,7 +24,7 @@ def data(tmp_path_factory) -> Path:
 
 
 def export(root: Path, out: Path, *extra: str):
-    args = ["export", "--root", str(root), "--out", str(out), "--size", "8x16", "--jobs", "1", "--quiet", *extra]
+    args = ["export", "--root", str(root), "--out", str(out), "--size", "8x16", "--workers", "1", "--quiet", *extra]
     return CliRunner().invoke(app, args)
 
 
@@ -129,7 +129,7 @@ def test_garbage_seg2d_order_is_exit_2(data, tmp_path) -> None:
         ["export", "--root", "{root}", "--out", "{out}", "--fit", "bogus"],
         ["export", "--root", "{root}", "--out", "{out}", "--val-fraction", "1.5"],
         ["export", "--root", "{root}", "--out", "{out}", "--val-fraction", "nan"],
-        ["export", "--root", "{root}", "--out", "{out}", "--jobs", "0"],
+        ["export", "--root", "{root}", "--out", "{out}", "--workers", "0"],
         ["export", "--root", "{root}", "--out", "{out}", "--shard-mb", "0"],
         ["export", "--root", "{root}", "--out", "{out}", "--depth", "bogus"],
         ["export", "--root", "{root}", "--out", "{out}", "--depth-encoding", "bogus"],

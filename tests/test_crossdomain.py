@@ -13,14 +13,14 @@ from fixtures.npy_dataset import write_npy_dataset, write_parquet_dataset
 from sunprep.cli import app
 from sunprep.train.checkpoint import load_checkpoint
 
-ARGS = ["--epochs", "2", "--width", "8", "--depth", "2", "--batch-size", "4", "--lr", "0.01", "--device", "cpu", "--quiet"]
+ARGS = ["--epochs", "2", "--width", "8", "--poolings", "2", "--batch-size", "4", "--lr", "0.01", "--device", "cpu", "--quiet"]
 
 
 def test_study_writes_matrix_with_forgetting_and_transfer(tmp_path: Path) -> None:
     a = write_npy_dataset(tmp_path / "a", 16, 6, seed=1, n_classes=5)
     b = write_parquet_dataset(tmp_path / "b", 16, 6, seed=2, n_classes=3)  # another layout and label space
     out = tmp_path / "study"
-    res = CliRunner().invoke(app, ["crossdomain", "--a", str(a), "--b", str(b), "--out", str(out), *ARGS])
+    res = CliRunner().invoke(app, ["crossdomain", "--domain-a", str(a), "--domain-b", str(b), "--out", str(out), *ARGS])
     assert res.exit_code == 0, res.output
     rows = {r["model"]: r for r in csv.DictReader((out / "results.csv").open())}
     assert list(rows) == ["A", "B", "A->B", "B->A"]
@@ -36,6 +36,6 @@ def test_study_writes_matrix_with_forgetting_and_transfer(tmp_path: Path) -> Non
     assert len(load_checkpoint(out / "A_to_B" / "last.pt")["heads"]) == 2
     # A finished study is not retrained: a second call only re-scores.
     before = (out / "A" / "last.pt").stat().st_mtime_ns
-    again = CliRunner().invoke(app, ["crossdomain", "--a", str(a), "--b", str(b), "--out", str(out), *ARGS])
+    again = CliRunner().invoke(app, ["crossdomain", "--domain-a", str(a), "--domain-b", str(b), "--out", str(out), *ARGS])
     assert again.exit_code == 0 and (out / "A" / "last.pt").stat().st_mtime_ns == before
     assert "wrote" in again.output and md in again.output

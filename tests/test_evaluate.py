@@ -19,7 +19,7 @@ from sunprep.train.data import open_dataset
 from sunprep.train.evaluate import EvalConfig, evaluate
 from sunprep.train.loop import infer, load_for_eval
 
-TRAIN = ["--epochs", "2", "--width", "8", "--depth", "2", "--batch-size", "4", "--lr", "0.01", "--device", "cpu", "--quiet"]
+TRAIN = ["--epochs", "2", "--width", "8", "--poolings", "2", "--batch-size", "4", "--lr", "0.01", "--device", "cpu", "--quiet"]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""sunprep export: formats, label invariants, determinism across --jobs, Cityscapes input, CLI."""
+"""sunprep export: formats, label invariants, determinism across --workers, Cityscapes input, CLI."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def load_outputs(out: Path, fmt: str) -> list[dict]:
 )
 def test_shapes_dtypes_and_labels_per_format(dataset, normalised, tmp_path_factory, fmt, fit, size) -> None:
     out = tmp_path_factory.mktemp("out")
-    report = run_export(ExportConfig(root=dataset, out=out, format=fmt, fit=fit, size=size, jobs=1))
+    report = run_export(ExportConfig(root=dataset, out=out, format=fmt, fit=fit, size=size, workers=1))
     assert sum(report.counts.values()) == len(normalised) == 8 and report.skipped == ()
     h, w = size
     n_classes = len(load_classes())
@@ -113,10 +113,10 @@ def test_shapes_dtypes_and_labels_per_format(dataset, normalised, tmp_path_facto
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_jobs_1_and_2_give_identical_bytes(dataset, tmp_path, fmt) -> None:
+def test_workers_1_and_2_give_identical_bytes(dataset, tmp_path, fmt) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
-    run_export(ExportConfig(root=dataset, out=one, format=fmt, size=(16, 32), jobs=1, shard_bytes=4_000))
-    run_export(ExportConfig(root=dataset, out=two, format=fmt, size=(16, 32), jobs=2, shard_bytes=4_000))
+    run_export(ExportConfig(root=dataset, out=one, format=fmt, size=(16, 32), workers=1, shard_bytes=4_000))
+    run_export(ExportConfig(root=dataset, out=two, format=fmt, size=(16, 32), workers=2, shard_bytes=4_000))
     a, b = tree_bytes(one), tree_bytes(two)
     assert a == b
     assert "manifest.parquet" in a and "classes.csv" in a
@@ -130,13 +130,13 @@ def test_jobs_1_and_2_give_identical_bytes(dataset, tmp_path, fmt) -> None:
 
 
 def test_only_kinect2_scenes_exported_by_default(dataset, tmp_path) -> None:
-    run_export(ExportConfig(root=dataset, out=tmp_path, jobs=1, size=(16, 32)))
+    run_export(ExportConfig(root=dataset, out=tmp_path, workers=1, size=(16, 32)))
     scenes = pd.read_parquet(tmp_path / "manifest.parquet")["scene"]
     assert all(s.startswith("SUNRGBD/kv2/kinect2data/") for s in scenes)
 
 
 def test_parquet_reads_with_pyarrow_and_hf_datasets(dataset, tmp_path) -> None:
-    run_export(ExportConfig(root=dataset, out=tmp_path, format="parquet", size=(16, 32), jobs=1))
+    run_export(ExportConfig(root=dataset, out=tmp_path, format="parquet", size=(16, 32), workers=1))
     table = pq.read_table(tmp_path / "train" / "part-00000.parquet")
     assert table.schema.field("image").type == "binary" and table.schema.field("height").type == "int32"
     assert set(table.column("height").to_pylist()) == {16}
@@ -147,8 +147,8 @@ def test_parquet_reads_with_pyarrow_and_hf_datasets(dataset, tmp_path) -> None:
 
 def test_depth_encoding_inverse(dataset, tmp_path) -> None:
     metres, inverse = tmp_path / "m", tmp_path / "i"
-    run_export(ExportConfig(root=dataset, out=metres, size=(16, 32), jobs=1))
-    run_export(ExportConfig(root=dataset, out=inverse, size=(16, 32), jobs=1, depth_encoding="inverse"))
+    run_export(ExportConfig(root=dataset, out=metres, size=(16, 32), workers=1))
+    run_export(ExportConfig(root=dataset, out=inverse, size=(16, 32), workers=1, depth_encoding="inverse"))
     d = np.load(metres / "train" / "depth" / "0.npy")
     i = np.load(inverse / "train" / "depth" / "0.npy")
     assert np.array_equal(d == 0, i == 0)
@@ -165,7 +165,7 @@ def test_official_split_file_sends_test_to_val(tmp_path) -> None:
     cells["alltest"][0, :] = [f"/data1/SUNRGBD/kv2/kinect2data/{scenes[2].name}", "/data1/SUNRGBD/kv2/kinect2data/other/"]
     split_file = tmp_path / "allsplit.mat"
     scipy.io.savemat(split_file, cells)
-    report = run_export(ExportConfig(root=root, out=tmp_path / "out", split_file=split_file, size=(8, 16), jobs=1))
+    report = run_export(ExportConfig(root=root, out=tmp_path / "out", split_file=split_file, size=(8, 16), workers=1))
     assert report.counts == {"train": 2, "val": 1}
     assert [s.reason for s in report.skipped] == [f"{split_file}: does not list {scenes[3].name}"]
     manifest = pd.read_parquet(tmp_path / "out" / "manifest.parquet")
@@ -180,7 +180,7 @@ def test_official_split_file_sends_test_to_val(tmp_path) -> None:
 def test_cityscapes_release_exports_train_ids(tmp_path, fmt) -> None:
     truths = write_release(tmp_path / "cs", seed=4, size=(64, 128))
     out = tmp_path / "out"
-    report = run_export(ExportConfig(root=tmp_path / "cs", out=out, dataset="cityscapes", format=fmt, size=(32, 64), jobs=1))
+    report = run_export(ExportConfig(root=tmp_path / "cs", out=out, dataset="cityscapes", format=fmt, size=(32, 64), workers=1))
     assert report.counts == {"train": 4, "val": 2} and report.skipped == ()
     lut = load_label_table().lut
     rows = {r["scene"]: r for r in load_outputs(out, fmt)}
@@ -200,7 +200,7 @@ def test_cityscapes_release_exports_train_ids(tmp_path, fmt) -> None:
 def test_cli_exit_codes_and_output(dataset, tmp_path) -> None:
     runner = CliRunner()
     out = tmp_path / "cli"
-    args = ["export", "--root", str(dataset), "--out", str(out), "--size", "16x32", "--val-fraction", "0.5", "--jobs", "1", "--quiet"]
+    args = ["export", "--root", str(dataset), "--out", str(out), "--size", "16x32", "--val-fraction", "0.5", "--workers", "1", "--quiet"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     val = sum(hashed_split(d, 0.5, 0) == "val" for d in discover_scenes(dataset))

@@ -111,7 +111,7 @@ def broken(tmp_path) -> tuple[Path, dict[str, tuple[Path, str]], list[Path]]:
 
 def test_each_bad_input_skips_its_scene_with_its_message(broken, tmp_path) -> None:
     root, expected, good = broken
-    report = run_export(ExportConfig(root=root, out=tmp_path / "out", size=(8, 16), jobs=2))
+    report = run_export(ExportConfig(root=root, out=tmp_path / "out", size=(8, 16), workers=2))
     reasons = {Path(s.scene).name: s.reason for s in report.skipped}
     assert set(reasons) == set(expected)
     for name, (path, problem) in expected.items():
@@ -129,7 +129,7 @@ def test_each_bad_input_skips_its_scene_with_its_message(broken, tmp_path) -> No
 def test_cli_exit_1_names_skipped_scenes_and_strict_exits_2(broken, tmp_path) -> None:
     root, expected, _ = broken
     runner = CliRunner()
-    args = ["export", "--root", str(root), "--size", "8x16", "--jobs", "1", "--quiet"]
+    args = ["export", "--root", str(root), "--size", "8x16", "--workers", "1", "--quiet"]
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
     assert result.exit_code == 1
     for path, _ in expected.values():

@@ -25,7 +25,7 @@ def data(tmp_path_factory) -> Path:
 
 def test_pad_fills_labels_with_void_image_and_depth_with_zero(data, tmp_path) -> None:
     out = tmp_path / "out"
-    run_export(ExportConfig(root=data, out=out, size=(8, 16), fit="pad", jobs=1))
+    run_export(ExportConfig(root=data, out=out, size=(8, 16), fit="pad", workers=1))
     labels = sorted((out / "train" / "label").glob("*.npy"))
     assert labels
     for f in labels:
@@ -55,13 +55,13 @@ def test_other_settings_are_refused_over_a_journal_and_a_manifest(data, tmp_path
         return step
 
     with pytest.raises(Stop):
-        run_export(ExportConfig(root=data, out=out, size=(8, 16), jobs=1), Hooks(step=stop_after_three()))
+        run_export(ExportConfig(root=data, out=out, size=(8, 16), workers=1), Hooks(step=stop_after_three()))
     assert (out / ".export-journal.jsonl").is_file()
     with pytest.raises(BadInput, match="made with other export settings"):
-        run_export(ExportConfig(root=data, out=out, size=(8, 8), jobs=1))
-    run_export(ExportConfig(root=data, out=out, size=(8, 16), jobs=1))  # the same settings resume
+        run_export(ExportConfig(root=data, out=out, size=(8, 8), workers=1))
+    run_export(ExportConfig(root=data, out=out, size=(8, 16), workers=1))  # the same settings resume
     with pytest.raises(BadInput, match="made with other export settings"):
-        run_export(ExportConfig(root=data, out=out, size=(8, 16), seed=1, jobs=1))
+        run_export(ExportConfig(root=data, out=out, size=(8, 16), seed=1, workers=1))
 
 
 def test_results_are_placed_in_scene_order_when_the_first_finishes_last(data, tmp_path, monkeypatch) -> None:
@@ -74,8 +74,8 @@ def test_results_are_placed_in_scene_order_when_the_first_finishes_last(data, tm
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(sources.SunrgbdJob, "load", slow_first)
-    run_export(ExportConfig(root=data, out=tmp_path / "two", size=(8, 16), jobs=2))
-    run_export(ExportConfig(root=data, out=tmp_path / "one", size=(8, 16), jobs=1))
+    run_export(ExportConfig(root=data, out=tmp_path / "two", size=(8, 16), workers=2))
+    run_export(ExportConfig(root=data, out=tmp_path / "one", size=(8, 16), workers=1))
     a = pd.read_parquet(tmp_path / "one" / "manifest.parquet")[["split", "index", "scene"]]
     b = pd.read_parquet(tmp_path / "two" / "manifest.parquet")[["split", "index", "scene"]]
     assert a.equals(b)

@@ -48,7 +48,7 @@ def kill_mid_run(dataset: Path, out: Path, fmt: str, after_lines: int) -> None:
     jpg.unlink()
     os.mkfifo(jpg)
     cmd = [sys.executable, "-m", "sunprep", "export", "--root", str(dataset), "--out", str(out), "--format", fmt,
-           "--size", "32x64", "--val-fraction", "0.3", "--shard-mb", str(SHARD_MB), "--jobs", "2", "--quiet"]  # fmt: skip
+           "--size", "32x64", "--val-fraction", "0.3", "--shard-mb", str(SHARD_MB), "--workers", "2", "--quiet"]  # fmt: skip
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     try:
@@ -70,7 +70,7 @@ def kill_mid_run(dataset: Path, out: Path, fmt: str, after_lines: int) -> None:
 def test_kill_9_then_resume_equals_clean_run(dataset, tmp_path, fmt) -> None:
     cfg = {"root": dataset, "format": fmt, "size": (32, 64), "val_fraction": 0.3, "shard_bytes": int(SHARD_MB * 2**20)}
     clean = tmp_path / "clean"
-    run_export(ExportConfig(out=clean, jobs=2, **cfg))
+    run_export(ExportConfig(out=clean, workers=2, **cfg))
 
     resumed = tmp_path / "resumed"
     kill_mid_run(dataset, resumed, fmt, after_lines=12)
@@ -78,14 +78,14 @@ def test_kill_9_then_resume_equals_clean_run(dataset, tmp_path, fmt) -> None:
     partial = tree_bytes(resumed)
     assert 0 < len(partial) < len(tree_bytes(clean))
 
-    report = run_export(ExportConfig(out=resumed, jobs=1, **cfg))
+    report = run_export(ExportConfig(out=resumed, workers=1, **cfg))
     assert 0 < report.resumed < 60 and report.processed == 60 - report.resumed - len(report.skipped)
     assert tree_bytes(resumed) == tree_bytes(clean)
     assert not (resumed / JOURNAL).exists()
 
 
 def test_rerun_of_finished_export_reads_nothing(dataset, tmp_path) -> None:
-    cfg = ExportConfig(root=dataset, out=tmp_path, size=(16, 32), jobs=1)
+    cfg = ExportConfig(root=dataset, out=tmp_path, size=(16, 32), workers=1)
     run_export(cfg)
     before = tree_bytes(tmp_path)
     again = run_export(cfg)
@@ -111,7 +111,7 @@ def cut_last_line(out: Path) -> None:
 def test_torn_line_and_a_second_kill_during_the_resume(dataset, tmp_path, fmt) -> None:
     cfg = {"root": dataset, "format": fmt, "size": (32, 64), "val_fraction": 0.3, "shard_bytes": int(SHARD_MB * 2**20)}
     clean = tmp_path / "clean"
-    run_export(ExportConfig(out=clean, jobs=2, **cfg))
+    run_export(ExportConfig(out=clean, workers=2, **cfg))
 
     out = tmp_path / "resumed"
     kill_mid_run(dataset, out, fmt, after_lines=12)
@@ -121,7 +121,7 @@ def test_torn_line_and_a_second_kill_during_the_resume(dataset, tmp_path, fmt) -
     assert journal_lines(out) > first
     cut_last_line(out)
     cmd = [sys.executable, "-m", "sunprep", "export", "--root", str(dataset), "--out", str(out), "--format", fmt,
-           "--size", "32x64", "--val-fraction", "0.3", "--shard-mb", str(SHARD_MB), "--jobs", "1", "--quiet"]  # fmt: skip
+           "--size", "32x64", "--val-fraction", "0.3", "--shard-mb", str(SHARD_MB), "--workers", "1", "--quiet"]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     keys = manifest_keys(out)
@@ -152,7 +152,7 @@ def test_workers_exit_when_the_parent_is_killed(dataset, tmp_path) -> None:
     jpg.unlink()
     os.mkfifo(jpg)  # a worker blocks here: the export cannot finish before the kill
     cmd = [sys.executable, "-m", "sunprep", "export", "--root", str(dataset), "--out", str(out),
-           "--size", "32x64", "--jobs", "2", "--quiet"]  # fmt: skip
+           "--size", "32x64", "--workers", "2", "--quiet"]  # fmt: skip
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers: list[int] = []
     try:

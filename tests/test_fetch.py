@@ -69,7 +69,7 @@ def test_server_sends_only_the_directory_and_the_members(release: Path, tmp_path
     members, directory = extents(release, KV2)
     allowed = [*members, directory]
     with serve({"SUNRGBD.zip": release}) as server:
-        [part] = fetch(server.url("SUNRGBD.zip"), tmp_path, jobs=3)
+        [part] = fetch(server.url("SUNRGBD.zip"), tmp_path, workers=3)
         bodies = list(server.tally.bodies)
         sent = server.tally.bytes_sent
     for _, start, end in bodies:  # each byte sent lies in the directory or a kv2 member's extent
@@ -92,7 +92,7 @@ def test_archive_variants(release: Path, tmp_path: Path, layout: ZipLayout) -> N
     tail = zip_path.read_bytes()[-22:]
     assert (struct.unpack("<I", tail[16:20])[0] == 0xFFFFFFFF) == layout.zip64  # EOCD defers to ZIP64 records
     with serve({"v.zip": zip_path}) as server:
-        [part] = fetch(server.url("v.zip"), tmp_path / "out", jobs=2)
+        [part] = fetch(server.url("v.zip"), tmp_path / "out", workers=2)
     assert tree_files(tmp_path / "out") == {k: v for k, v in tree_files(release.parent / "tree").items() if k.startswith(KV2)}
     assert part.failed == ()
 
@@ -200,9 +200,9 @@ def archives(draw: st.DrawFn) -> tuple[list[Member], set[str]]:
 
 @settings(max_examples=60, deadline=None)
 @given(archives(), st.integers(1, 8))
-def test_runs_cover_each_needed_file_once_and_nothing_else(case: tuple[list[Member], set[str]], jobs: int) -> None:
+def test_runs_cover_each_needed_file_once_and_nothing_else(case: tuple[list[Member], set[str]], workers: int) -> None:
     members, present = case
-    runs = plan_runs(members, lambda m: m.name not in present, jobs)
+    runs = plan_runs(members, lambda m: m.name not in present, workers)
     in_runs = [m for run in runs for m in run]
     assert sorted(m.name for m in in_runs if not m.is_dir) == sorted(
         m.name for m in members if not m.is_dir and m.name not in present)

@@ -56,7 +56,7 @@ def member_data_offset(release: Path, method: int) -> tuple[str, int]:
 ], ids=["dropped-mid-body", "truncated-body", "503-before-success"])
 def test_transient_faults_are_retried(release: Path, expected: dict[str, bytes], tmp_path: Path, faults: Faults) -> None:
     with serve({"a.zip": release}, faults) as server:
-        [part] = fetch(server.url("a.zip"), tmp_path, jobs=2)
+        [part] = fetch(server.url("a.zip"), tmp_path, workers=2)
         assert (server.faults.drops, server.faults.truncations, server.faults.unavailable) == (0, 0, 0)  # all fired
     assert tree(tmp_path) == expected
     assert part.failed == () and part.retries >= 2
@@ -64,7 +64,7 @@ def test_transient_faults_are_retried(release: Path, expected: dict[str, bytes],
 
 def test_resume_after_a_drop_asks_only_for_the_missing_bytes(release: Path, tmp_path: Path) -> None:
     with serve({"a.zip": release}, Faults(drops=1, cut_after=30000)) as server:
-        [part] = fetch(server.url("a.zip"), tmp_path, jobs=1)
+        [part] = fetch(server.url("a.zip"), tmp_path, workers=1)
         bodies = sorted(server.tally.bodies, key=lambda b: b[1])
     cut = [b for b in bodies if b[2] - b[1] == 30000]
     assert part.retries == 1 and len(cut) == 1

@@ -213,6 +213,6 @@ def test_the_retry_count_restarts_after_progress(tmp_path: Path) -> None:
     """Eight drops, each after some bytes arrived, with one retry allowed: progress resets the count."""
     release = write_release(tmp_path / "release", n=2, seed=6, size=(212, 292))
     with serve({"SUNRGBD.zip": release}, Faults(drops=8, cut_after=5000)) as server:  # the 4 KiB tail is never cut
-        [part] = fetch(server.url("SUNRGBD.zip"), tmp_path / "out", jobs=1, retries=1)
+        [part] = fetch(server.url("SUNRGBD.zip"), tmp_path / "out", workers=1, retries=1)
         assert server.faults.drops == 0
     assert part.failed == () and part.retries == 8

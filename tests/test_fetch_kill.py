@@ -50,7 +50,7 @@ def test_killed_fetch_resumes_without_downloading_verified_files_again(tmp_path:
     dest = tmp_path / "out"
     with serve({"SUNRGBD.zip": release}, Faults(rate=160_000)) as server:  # a slow link: 64 KiB per 0.4 s
         cmd = [sys.executable, "-m", "sunprep", "fetch", "--source", server.url("SUNRGBD.zip"), "--dest", str(dest),
-               "--jobs", "2", "--quiet"]
+               "--workers", "2", "--quiet"]
         first = _kill_mid_way(cmd, dest, 0)
         assert 0 < len(first) < len(expected), (len(first), len(expected))
         server.tally.settle()  # the killed client's last body has been recorded

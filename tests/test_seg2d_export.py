@@ -58,12 +58,12 @@ def exported_labels(out: Path) -> dict[str, tuple[str, np.ndarray]]:
     return {r["scene"]: (r["label_source"], np.load(out / r["files"][1])) for r in manifest.to_dict("records")}
 
 
-def test_export_reads_the_toolbox_labels_alike_for_1_and_2_jobs(toolbox, tmp_path) -> None:
+def test_export_reads_the_toolbox_labels_alike_for_1_and_2_workers(toolbox, tmp_path) -> None:
     root, seg2d = toolbox["root"], toolbox["seg2d"]
     outs = {}
-    for jobs in (1, 2):
-        outs[jobs] = tmp_path / f"jobs{jobs}"
-        cfg = ExportConfig(root=root, out=outs[jobs], size=SIZE, fit="stretch", seg2d=seg2d, jobs=jobs)
+    for workers in (1, 2):
+        outs[workers] = tmp_path / f"workers{workers}"
+        cfg = ExportConfig(root=root, out=outs[workers], size=SIZE, fit="stretch", seg2d=seg2d, workers=workers)
         report = run_export(cfg)
         assert sum(report.counts.values()) == N_SCENES and report.skipped == ()
         assert sources._SEG2D is None  # the in-process run closed its handle: no later fork inherits one

@@ -148,7 +148,7 @@ def read_back(out: Path) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_official_labels_in_every_format(toolbox, tmp_path, fmt) -> None:
     out = tmp_path / fmt
-    cfg = ExportConfig(root=toolbox["root"], out=out, format=fmt, size=OUT, fit="stretch", seg2d=toolbox["seg2d"], label_space="seg37-official", jobs=1)
+    cfg = ExportConfig(root=toolbox["root"], out=out, format=fmt, size=OUT, fit="stretch", seg2d=toolbox["seg2d"], label_space="seg37-official", workers=1)
     report = run_export(cfg)
     got = read_back(out)
     geom = plan(SRC, OUT, "stretch")
@@ -168,7 +168,7 @@ def test_official_labels_in_every_format(toolbox, tmp_path, fmt) -> None:
 
 def test_official_classes_csv(toolbox, tmp_path) -> None:
     out = tmp_path / "o"
-    run_export(ExportConfig(root=toolbox["root"], out=out, size=OUT, fit="stretch", seg2d=toolbox["seg2d"], label_space="seg37-official", jobs=1))
+    run_export(ExportConfig(root=toolbox["root"], out=out, size=OUT, fit="stretch", seg2d=toolbox["seg2d"], label_space="seg37-official", workers=1))
     rows = list(csv.DictReader((out / "classes.csv").open()))
     project = list(csv.DictReader((Path(__file__).parents[1] / "mappings" / "classes.csv").open()))
     assert rows == project[:SEG37] and len(rows) == 37
@@ -205,7 +205,7 @@ def test_label_space_cli_choices_and_resume(toolbox, tmp_path) -> None:
 
 def test_train_and_evaluate_read_an_official_export(toolbox, tmp_path) -> None:
     data = tmp_path / "data"
-    run_export(ExportConfig(root=toolbox["root"], out=data, size=OUT, fit="stretch", seg2d=toolbox["seg2d"], label_space="seg37-official", val_fraction=0.5, jobs=1))
+    run_export(ExportConfig(root=toolbox["root"], out=data, size=OUT, fit="stretch", seg2d=toolbox["seg2d"], label_space="seg37-official", val_fraction=0.5, workers=1))
     runner = CliRunner()
     trained = runner.invoke(app, ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--width", "4", "--batch-size", "2", "--quiet"])
     assert trained.exit_code == 0, trained.output
@@ -220,7 +220,7 @@ def test_train_and_evaluate_read_an_official_export(toolbox, tmp_path) -> None:
 
 def test_lookup_warnings_reach_export_and_normalize_reports(toolbox, tmp_path) -> None:
     out = tmp_path / "w"
-    report = run_export(ExportConfig(root=toolbox["root"], out=out, size=OUT, fit="stretch", seg2d=toolbox["seg2d"], jobs=1))
+    report = run_export(ExportConfig(root=toolbox["root"], out=out, size=OUT, fit="stretch", seg2d=toolbox["seg2d"], workers=1))
     expected = "unused empty or non-string name"
     body = json.loads((out / "report.json").read_text())
     assert sum(expected in w for w in body["warnings"]) == 4 == sum(expected in w for w in report.warnings)  # the 4 listed scenes

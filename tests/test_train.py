@@ -11,12 +11,12 @@ import torch
 
 from fixtures.npy_dataset import write_npy_dataset, write_official_dataset, write_parquet_dataset
 from sunprep.errors import MappingError, TrainError
-from sunprep.train.checkpoint import load_checkpoint, space_key
+from sunprep.train.checkpoint import build_model, load_checkpoint, space_key
 from sunprep.train.data import open_dataset
 from sunprep.train.loop import TrainConfig, class_weights, train
 
 # Small and fast: 32x64 images, width 8, two poolings; lr 1e-2 suits this tiny net.
-FAST = {"width": 8, "depth": 2, "batch_size": 4, "lr": 1e-2, "device": "cpu"}
+FAST = {"width": 8, "poolings": 2, "batch_size": 4, "lr": 1e-2, "device": "cpu"}
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +85,20 @@ def test_resume_refuses_changed_settings_and_existing_runs(data: Path, tmp_path:
         train(replace(cfg, resume=True, lr=0.02))
     with pytest.raises(TrainError, match="nothing to resume"):
         train(replace(cfg, out=tmp_path / "other", resume=True))
+
+
+def test_checkpoint_from_before_the_poolings_rename_evaluates_and_resumes(data: Path, tmp_path: Path) -> None:
+    """Runs saved when the U-Net's poolings were `depth` (arch and config) still load, resume and extend."""
+    cfg = TrainConfig(data=data, out=tmp_path / "run", epochs=1, **FAST)
+    ckpt_path = train(cfg)
+    old = torch.load(ckpt_path, weights_only=True)
+    old["arch"] = {("depth" if k == "poolings" else k): v for k, v in old["arch"].items()}
+    old["config"] = {("depth" if k == "poolings" else k): v for k, v in old["config"].items()}
+    torch.save(old, ckpt_path)
+    loaded = load_checkpoint(ckpt_path)
+    assert loaded["arch"]["poolings"] == 2 and "depth" not in loaded["arch"] and loaded["config"]["poolings"] == 2
+    assert build_model(loaded, ckpt_path).cfg.poolings == 2
+    assert load_checkpoint(train(replace(cfg, epochs=2, resume=True)))["epoch"] == 2
 
 
 def test_fine_tuning_keeps_the_source_head_and_adds_the_target_head(data: Path, tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ NPY_CASES = {
 
 
 def _train(root: Path, out: Path) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["train", "--data", str(root), "--out", str(out), "--epochs", "1", "--width", "4", "--depth", "1"])
+    result = CliRunner().invoke(app, ["train", "--data", str(root), "--out", str(out), "--epochs", "1", "--width", "4", "--poolings", "1"])
     return result.exit_code, result.output
 
 

@@ -18,7 +18,7 @@ from sunprep.train.evaluate import evaluate
 from sunprep.train.loop import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ["--width", "8", "--depth", "2", "--batch-size", "4", "--lr", "0.01", "--device", "cpu", "--quiet"]
+TRAIN = ["--width", "8", "--poolings", "2", "--batch-size", "4", "--lr", "0.01", "--device", "cpu", "--quiet"]
 
 
 def _free_port() -> int:
@@ -73,5 +73,5 @@ def test_two_gloo_processes_train_resume_and_match_single_process_evaluation(tmp
     assert pngs(tmp_path / "pred2") == pngs(tmp_path / "pred1") and len(pngs(tmp_path / "pred1")) == 2 * 9
     assert _rank_log(tmp_path / "logs3", 1, "stdout") == ""
     # ... and the checkpoint of 2 processes resumes in one process.
-    cfg = TrainConfig(data=data, out=run, epochs=3, resume=True, width=8, depth=2, batch_size=4, lr=0.01, device="cpu")
+    cfg = TrainConfig(data=data, out=run, epochs=3, resume=True, width=8, poolings=2, batch_size=4, lr=0.01, device="cpu")
     assert load_checkpoint(train(cfg))["world_size"] == 1

@@ -18,7 +18,7 @@ from sunprep.train import checkpoint
 from sunprep.train.checkpoint import load_checkpoint
 from sunprep.train.loop import TrainConfig, train
 
-FAST = {"width": 8, "depth": 2, "batch_size": 4, "lr": 1e-2, "device": "cpu"}
+FAST = {"width": 8, "poolings": 2, "batch_size": 4, "lr": 1e-2, "device": "cpu"}
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_bad_checkpoints_are_one_line_exit_5(run: tuple[Path, Path], tmp_path: P
     for name, path in _damaged(ckpt, tmp_path).items():
         _one_line(["evaluate", "--checkpoint", str(path), "--data", str(data), "--quiet"], 5, f"{path}: {expect[name]}")
         _one_line(["train", "--data", str(data), "--out", str(tmp_path / name), "--init", str(path), "--epochs", "1",
-                   "--width", "8", "--depth", "2", "--quiet"], 5, str(path))  # fmt: skip
+                   "--width", "8", "--poolings", "2", "--quiet"], 5, str(path))  # fmt: skip
 
 
 def test_crash_inside_torch_save_leaves_no_temporary(run: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ from fixtures.npy_dataset import write_npy_dataset
 from sunprep.train.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--epochs", "5", "--width", "8", "--depth", "2", "--batch-size", "2", "--device", "cpu", "--quiet"]
+ARGS = ["--epochs", "5", "--width", "8", "--poolings", "2", "--batch-size", "2", "--device", "cpu", "--quiet"]
 
 
 def _finished_epochs(run: Path) -> int:

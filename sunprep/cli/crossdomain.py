@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sunprep.cli.app import app, guarded
-from sunprep.cli.options import GLOBAL_BATCH, Compile, Device, Precision, Quiet, Workers
+from sunprep.cli.options import GLOBAL_BATCH, Compile, Device, Poolings, Precision, Quiet, Width, Workers
 from sunprep.progress import progress_bar
 from sunprep.train.config import CrossConfig, TrainConfig
 
@@ -16,14 +16,14 @@ from sunprep.train.config import CrossConfig, TrainConfig
 @app.command()
 @guarded
 def crossdomain(
-    a: Annotated[Path, typer.Option("--a", help="Domain A export (e.g. SUN RGB-D, 39 classes).")],
-    b: Annotated[Path, typer.Option("--b", help="Domain B export (e.g. Cityscapes, 19 classes).")],
+    domain_a: Annotated[Path, typer.Option(help="Domain A export (e.g. SUN RGB-D, 39 classes).")],
+    domain_b: Annotated[Path, typer.Option(help="Domain B export (e.g. Cityscapes, 19 classes).")],
     out: Annotated[Path, typer.Option(help="Study folder: A/, B/, A_to_B/, B_to_A/, results.csv, results.md.")],
     epochs: Annotated[int, typer.Option(help="Epochs of every run (fine-tuning too: equal epochs).")] = CrossConfig.epochs,
     batch_size: Annotated[int, typer.Option(help=GLOBAL_BATCH)] = TrainConfig.batch_size,
     lr: Annotated[float, typer.Option(help="AdamW peak learning rate.")] = TrainConfig.lr,
-    width: Annotated[int, typer.Option(help="U-Net base width.")] = TrainConfig.width,
-    depth: Annotated[int, typer.Option(help="U-Net poolings.")] = TrainConfig.depth,
+    width: Width = TrainConfig.width,
+    poolings: Poolings = TrainConfig.poolings,
     device: Device = "auto",
     precision: Precision = "auto",
     compile: Compile = False,
@@ -41,7 +41,8 @@ def crossdomain(
     from sunprep.train.loop import pick_device
 
     cfg = CrossConfig(
-        a=a, b=b, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width, depth=depth,
+        domain_a=domain_a, domain_b=domain_b, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width,
+        poolings=poolings,
         device=device, seed=seed, workers=workers, precision=precision, compile=compile,
     )  # fmt: skip
     with session(pick_device(device)) as world, progress_bar(quiet or not world.main) as bar:

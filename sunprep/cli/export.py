@@ -77,7 +77,7 @@ def export(
     label_space: Annotated[LabelSpace, typer.Option("--label-space", help=LABEL_SPACE_HELP)] = "sunprep39",
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="else: share of val, by scene name")] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="seed of that split")] = 0,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="worker processes (default: all cores)")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="worker processes (default: all cores)")] = None,
     depth: Annotated[DepthChoice, typer.Option("--depth", help=DEPTH_HELP)] = "refined",
     depth_encoding: Annotated[DepthEncoding, typer.Option("--depth-encoding", help=".npy depth: metres or 1/m")] = "metres",
     shard_mb: Annotated[
@@ -115,7 +115,7 @@ def export(
         val_fraction=val_fraction,
         seed=seed,
         shard_bytes=int(shard_mb * 2**20),
-        jobs=jobs or os.cpu_count() or 1,
+        workers=workers or os.cpu_count() or 1,
         strict=strict,
     )
     bar = progress_bar(quiet)

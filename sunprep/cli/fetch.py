@@ -59,19 +59,19 @@ def fetch(
     source: Annotated[str, typer.Option(help="SUNRGBD.zip as a URL, a local zip, or a folder already unpacked")] = OFFICIAL_URL,
     dest: Annotated[Path, typer.Option(file_okay=False, help="where SUNRGBD/<subset>/ is written")] = Path("data"),
     subset: Annotated[list[str] | None, typer.Option(help="folder inside the archive's SUNRGBD/ to fetch; repeat it for several, or `all` for every sensor [default: kv2/kinect2data]")] = None,
-    jobs: Annotated[int, typer.Option(min=1, help="range requests in flight at once")] = 4,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="threads, each with one range request in flight")] = 4,
     retries: Annotated[int, typer.Option(min=0, help="consecutive failures per request before giving up on it")] = 5,
     full: Annotated[bool, typer.Option("--full", help="stream the whole archive once (for a server without byte ranges)")] = False,
-    toolbox: Annotated[bool, typer.Option("--toolbox", help="also fetch traintestSUNRGBD/allsplit.mat from the toolbox zip")] = False,
+    toolbox: Annotated[bool, typer.Option("--with-toolbox", help="also fetch traintestSUNRGBD/allsplit.mat from the toolbox zip")] = False,
     toolbox_source: Annotated[str, typer.Option(help="SUNRGBDtoolbox.zip as a URL, a local zip, or a folder")] = TOOLBOX_URL,
-    seg2d: Annotated[bool, typer.Option("--seg2d", help="also the toolbox's Metadata/SUNRGBD2Dseg.mat and SUNRGBDMeta.mat")] = False,
-    mapping: Annotated[bool, typer.Option("--mapping", help=f"also download seglistall.csv ({MAPPING_URL})")] = False,
+    seg2d: Annotated[bool, typer.Option("--with-seg2d", help="also the toolbox's Metadata/SUNRGBD2Dseg.mat and SUNRGBDMeta.mat (what --seg2d reads)")] = False,
+    mapping: Annotated[bool, typer.Option("--with-mapping", help=f"also download seglistall.csv ({MAPPING_URL}), what --mapping reads")] = False,
     mapping_url: Annotated[str | None, typer.Option(help="download seglistall.csv from this URL instead")] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds to connect, and of silence while reading")] = 30.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Download only the subset's members out of SUNRGBD.zip (range requests), check each CRC-32, resume."""
-    cfg = FetchConfig(dest=dest, source=source, subsets=tuple(subset or (DEFAULT_SUBSET,)), jobs=jobs,
+    cfg = FetchConfig(dest=dest, source=source, subsets=tuple(subset or (DEFAULT_SUBSET,)), workers=workers,
                       retries=retries, full=full, toolbox=toolbox, toolbox_source=toolbox_source, seg2d=seg2d,
                       mapping_url=mapping_url or (MAPPING_URL if mapping else None), timeout=timeout)
     with _byte_bar(quiet) as bar:

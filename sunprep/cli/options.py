@@ -9,10 +9,12 @@ import typer
 
 Checkpoint = Annotated[Path, typer.Option(help="A checkpoint written by `sunprep train`.")]
 Device = Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")]
-Workers = Annotated[int, typer.Option(help="Threads that read and decode the data files.")]
+Workers = Annotated[int, typer.Option("--workers", "-j", help="Threads that read and decode the data files.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 Precision = Annotated[
     str, typer.Option(help="auto | fp32 | bf16 | fp16. auto: bf16 on CUDA where supported (else fp16), fp32 on CPU and MPS.")
 ]
+Width = Annotated[int, typer.Option(help="U-Net channels at full resolution (doubling per level).")]
+Poolings = Annotated[int, typer.Option(help="U-Net poolings (downsamplings): an input side must be a multiple of 2**N or is padded to one.")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the model (pays on GPUs; see benchmarks/train.py).")]
 GLOBAL_BATCH = "Images per optimiser step in all: the global batch; under torchrun each of N processes takes 1/N of it (N must divide it)."

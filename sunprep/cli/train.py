@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sunprep.cli.app import app, guarded
-from sunprep.cli.options import GLOBAL_BATCH, Compile, Device, Precision, Quiet, Workers
+from sunprep.cli.options import GLOBAL_BATCH, Compile, Device, Poolings, Precision, Quiet, Width, Workers
 from sunprep.progress import progress_bar
 from sunprep.train.config import TrainConfig
 
@@ -36,8 +36,8 @@ def train(
     scale_max: Annotated[float, typer.Option(help="Largest random resize factor.")] = TrainConfig.scale_max,
     flip: Annotated[bool, typer.Option(help="Random horizontal flips.")] = TrainConfig.flip,
     photometric: Annotated[bool, typer.Option(help="Brightness, contrast and saturation jitter.")] = TrainConfig.photometric,
-    width: Annotated[int, typer.Option(help="U-Net channels at full resolution (doubling per level).")] = TrainConfig.width,
-    depth: Annotated[int, typer.Option(help="U-Net poolings.")] = TrainConfig.depth,
+    width: Width = TrainConfig.width,
+    poolings: Poolings = TrainConfig.poolings,
     class_weights: Annotated[str, typer.Option(help="none | inverse-sqrt (of train pixel frequency).")] = "none",
     init: Annotated[Path | None, typer.Option(help="Start from this checkpoint's encoder-decoder (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last finished epoch.")] = False,
@@ -59,7 +59,7 @@ def train(
     from sunprep.train.loop import train as run_train
 
     cfg = TrainConfig(
-        data=data, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width, depth=depth,
+        data=data, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width, poolings=poolings,
         class_weights=class_weights, init=init, resume=resume, device=device, seed=seed, workers=workers,
         precision=precision, compile=compile, warmup=warmup, scale=scale, scale_min=scale_min, scale_max=scale_max,
         flip=flip, photometric=photometric,

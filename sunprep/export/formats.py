@@ -6,7 +6,7 @@ writes each file under a temporary name (the one-file-per-role formats), so that
 `.npy` per sample need not cross a pipe to be written by one process. `put` and `close` run in
 the parent, in sample order: they choose the final names (indices count the samples placed so
 far) and rename staged files to them. The parent alone names files, so outputs are the same
-bytes for any `--jobs`; a file under a final name is always complete, since only a finished
+bytes for any `--workers`; a file under a final name is always complete, since only a finished
 temporary is renamed to it.
 """
 

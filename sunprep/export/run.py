@@ -3,9 +3,9 @@
 Workers (processes) read, resize, normalise, encode and (for the per-file formats) write the
 files under temporary names; the parent receives results in scene order through a bounded
 window and alone assigns indices and final names (renames, or Parquet shards). That single
-ordered placer is what makes outputs byte-identical for any `--jobs`, keeps indices 0..n-1
+ordered placer is what makes outputs byte-identical for any `--workers`, keeps indices 0..n-1
 without gaps when scenes are skipped, and lets the journal (sunprep.export.manifest) describe a
-prefix of the work that a re-run can skip. Memory stays flat: at most `4 * jobs` results are in
+prefix of the work that a re-run can skip. Memory stays flat: at most `4 * workers` results are in
 flight.
 """
 
@@ -74,13 +74,13 @@ class ExportConfig:
     val_fraction: float = 0.2
     seed: int = 0
     shard_bytes: int = DEFAULT_SHARD_BYTES
-    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # processes
     strict: bool = False
 
     def settings(self, mapping_fingerprint: str) -> dict:
-        """Everything that decides the output bytes (not jobs, not strict), for resume checks."""
+        """Everything that decides the output bytes (not workers, not strict), for resume checks."""
         keep = asdict(self)
-        for k in ("out", "jobs", "strict"):
+        for k in ("out", "workers", "strict"):
             keep.pop(k)
         if self.format != "parquet":
             keep.pop("shard_bytes")
@@ -377,7 +377,7 @@ def place_all(cfg: ExportConfig, plan: Plan, progress: Progress, hooks: Hooks) -
     """Run the workers and place their results in job order; the journal records each as it lands."""
     writer = make_writer(cfg.format, cfg.out, tuple(progress.done), depth_encoding=cfg.depth_encoding, shard_bytes=cfg.shard_bytes)
     journal, todo = progress.journal, progress.todo
-    n_proc = min(cfg.jobs, max(1, len(todo)))
+    n_proc = min(cfg.workers, max(1, len(todo)))
     placed = 0
     try:
         with OrderedPool(todo, n_proc, (writer, plan.label_map, cfg)) as results:

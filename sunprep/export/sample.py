@@ -1,7 +1,7 @@
 """What one exported sample is, and how its arrays become file bytes.
 
 Encoding happens in the worker processes (it is most of the per-sample CPU after decoding);
-the parent only places files or bytes, so outputs are the same bytes whatever `--jobs` is.
+the parent only places files or bytes, so outputs are the same bytes whatever `--workers` is.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Members are planned into runs: neighbours in the archive go into one request (a scene's files
 lie side by side), so small files cost no round trip each and the bytes asked for are exactly
 the members' extents. Runs are cut at files already present, at members outside the subset,
-and at a size that spreads the work over `jobs` workers.
+and at a size that spreads the work over `workers` threads.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Outcome:
     failed: list[str] = field(default_factory=list)  # one line each, `name: problem`
 
 
-def plan_runs(members: Sequence[Member], fetch: Callable[[Member], bool], jobs: int) -> list[list[Member]]:
+def plan_runs(members: Sequence[Member], fetch: Callable[[Member], bool], workers: int) -> list[list[Member]]:
     """Group members (in archive order, all under the subset) into runs of adjacent extents.
 
     `fetch(m)` says whether a file is needed; folder entries ride along inside a run (their few
@@ -41,7 +41,7 @@ def plan_runs(members: Sequence[Member], fetch: Callable[[Member], bool], jobs: 
     contiguous (another member lies between) and are cut once they pass the target size.
     """
     needed = [m for m in members if not m.is_dir and fetch(m)]
-    target = min(max(sum(m.end - m.offset for m in needed) // (4 * max(jobs, 1)), MIN_RUN), MAX_RUN)
+    target = min(max(sum(m.end - m.offset for m in needed) // (4 * max(workers, 1)), MIN_RUN), MAX_RUN)
     runs: list[list[Member]] = []
     run: list[Member] = []
     for member in members:
@@ -107,16 +107,16 @@ def _fetch_run(source: Source, run: list[Member], store: Store, policy: RetryPol
             outcome.failed.append(f"{member.name}: {err}")
 
 
-def fetch_members(source: Source, members: Sequence[Member], store: Store, *, jobs: int, policy: RetryPolicy,
+def fetch_members(source: Source, members: Sequence[Member], store: Store, *, workers: int, policy: RetryPolicy,
                   tally: Tally, on_plan: Callable[[int], None] | None = None) -> Outcome:
     """Fetch every file among `members` that the store lacks; `on_plan(bytes)` gets the bytes to fetch."""
     outcome = Outcome()
     files = [m for m in members if not m.is_dir]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         verified = dict(zip((m.name for m in files),
                             pool.map(lambda m: store.has(m.name, m.file_size, m.crc), files)))
         outcome.present = [name for name, ok in verified.items() if ok]
-        runs = plan_runs(members, lambda m: not verified[m.name], jobs)
+        runs = plan_runs(members, lambda m: not verified[m.name], workers)
         if on_plan is not None:
             on_plan(sum(run[-1].end - run[0].offset for run in runs))
         for future in [pool.submit(_fetch_run, source, run, store, policy, tally, outcome) for run in runs]:

@@ -40,7 +40,7 @@ class FetchConfig:
     dest: Path
     source: str = OFFICIAL_URL  # URL, local zip, or unpacked folder
     subsets: tuple[str, ...] = (DEFAULT_SUBSET,)  # folders under the archive's SUNRGBD/, or "all"
-    jobs: int = 4  # concurrent range requests: hides per-request latency
+    workers: int = 4  # concurrent range requests: hides per-request latency
     retries: int = 5  # consecutive failures per transfer before giving up on it
     full: bool = False  # stream the whole archive (a server without byte ranges)
     toolbox: bool = False  # also fetch allsplit.mat out of the toolbox archive
@@ -145,7 +145,7 @@ def _from_zip(cfg: FetchConfig, source: Source, sel: Selection, store: Store, ta
         raise FetchError(f"{source.name}: no file in the archive under {sel.what}/")
     deliverable = [m for m in chosen if is_safe(m.name) and not m.is_symlink]
     cached = TailCache(source.name, directory.tail, directory.size, source)  # small archives: all in it
-    outcome = fetch_members(cached, deliverable, store, jobs=cfg.jobs, policy=cfg.policy(), tally=tally,
+    outcome = fetch_members(cached, deliverable, store, workers=cfg.workers, policy=cfg.policy(), tally=tally,
                             on_plan=start)
     outcome.failed.extend(f"{m.name}: member path escapes the destination folder" for m in chosen if not is_safe(m.name))
     outcome.failed.extend(f"{m.name}: {SYMLINK}" for m in chosen if is_safe(m.name) and m.is_symlink)
@@ -229,13 +229,13 @@ def locked(dest: Path) -> Iterator[None]:
 def run_fetch(cfg: FetchConfig, hooks: Hooks = Hooks()) -> list[PartReport]:
     """Fetch what `cfg` asks for into `cfg.dest`; one report per part. Failures are in the reports."""
     prefixes = subset_prefixes(cfg.subsets)
-    if cfg.jobs < 1 or cfg.retries < 0:
-        raise BadInput(f"--jobs {cfg.jobs} --retries {cfg.retries}: need jobs >= 1 and retries >= 0")
+    if cfg.workers < 1 or cfg.retries < 0:
+        raise BadInput(f"--workers {cfg.workers} --retries {cfg.retries}: need workers >= 1 and retries >= 0")
     dataset = Selection(DATASET_TOP, lambda name: name.startswith(prefixes),
                         " + ".join(p.rstrip("/") for p in prefixes))
     toolbox_files = frozenset({SPLIT} | SEG2D if cfg.seg2d else {SPLIT})
     toolbox = Selection(TOOLBOX_TOP, toolbox_files.__contains__, TOOLBOX_TOP, toolbox_files)
-    with locked(cfg.dest), http_pool(cfg.jobs) as pool:
+    with locked(cfg.dest), http_pool(cfg.workers) as pool:
         store = Store(cfg.dest)
         try:
             reports = [fetch_archive(cfg, cfg.source, dataset, store, pool, hooks)]

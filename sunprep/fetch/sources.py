@@ -44,14 +44,14 @@ class Source(Protocol):
     def tail(self, n: int) -> tuple[bytes, int]: ...
 
 
-def http_pool(jobs: int) -> urllib3.PoolManager:
-    """One pool for a whole fetch: `jobs` keep-alive connections per host, no hidden retries.
+def http_pool(workers: int) -> urllib3.PoolManager:
+    """One pool for a whole fetch: `workers` keep-alive connections per host, no hidden retries.
 
     urllib3 still follows redirects (the published URL may move), but a connect or read failure
     surfaces at once so `RangeStream` can resume the body from the byte it stopped at.
     """
     retry = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5, raise_on_status=False)
-    return urllib3.PoolManager(maxsize=jobs, block=True, retries=retry)
+    return urllib3.PoolManager(maxsize=workers, block=True, retries=retry)
 
 
 class HttpSource:

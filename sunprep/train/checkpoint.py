@@ -43,6 +43,9 @@ def table_from_dict(d: dict[str, list]) -> ClassTable:
 # line naming it rather than a KeyError deep inside `evaluate` or `--resume`.
 REQUIRED: dict[str, type] = {"arch": dict, "heads": dict, "head": str, "model": dict}
 RESUMABLE: dict[str, type] = {"optimizer": dict, "scheduler": dict, "epoch": int, "history": list, "config": dict, "data_fingerprint": str}
+# Keys renamed since checkpoints were first written, old -> new. The U-Net's poolings were
+# `depth` until `--depth` came to mean the depth source alone; earlier runs still evaluate and resume.
+RENAMED = {"depth": "poolings"}
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -71,6 +74,9 @@ def load_checkpoint(path: Path, resumable: bool = False) -> dict[str, Any]:
     for key, want in {**REQUIRED, **(RESUMABLE if resumable else {})}.items():
         if not isinstance(ckpt.get(key), want):
             raise TrainError(f"{path}: damaged checkpoint ({key!r} missing or not a {want.__name__})")
+    for part in ("arch", "config"):
+        if isinstance(ckpt.get(part), dict):
+            ckpt[part] = {RENAMED.get(k, k): v for k, v in ckpt[part].items()}
     return ckpt
 
 

@@ -55,7 +55,7 @@ class TrainConfig:
     lr: float = 1e-2  # AdamW peak rate after warm-up, poly to 0: benchmarks/recipe.py sweep (1e-3 learns slowly, 2e-2 diverges)
     weight_decay: float = 1e-4
     width: int = 16  # measured in benchmarks/train.py: ~1.4 min/epoch of 2,975 images on 2 cores
-    depth: int = 4
+    poolings: int = 4  # U-Net downsamplings; 128x256 -> an 8x16 bottleneck
     seed: int = 0
     flip: bool = True  # random horizontal flips
     scale: bool = True  # random resize in [scale_min, scale_max], then crop/pad (void) back to the input size
@@ -73,7 +73,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (measured in benchmarks/train.py)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "width", "depth", "workers"):
+        for name in ("epochs", "batch_size", "width", "poolings", "workers"):
             at_least(name.replace("_", "-"), getattr(self, name), 1)
         positive_finite("lr", self.lr)
         positive_finite("weight-decay", self.weight_decay, allow_zero=True)
@@ -114,14 +114,14 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class CrossConfig:
-    a: Path
-    b: Path
+    domain_a: Path  # A and B, not source and target: each is fine-tuned onto the other
+    domain_b: Path
     out: Path
     epochs: int = 10  # per run; fine-tuning gets as many as from-scratch training (equal epochs)
     batch_size: int = TrainConfig.batch_size
     lr: float = TrainConfig.lr
     width: int = TrainConfig.width
-    depth: int = TrainConfig.depth
+    poolings: int = TrainConfig.poolings
     seed: int = 0
     device: str = "auto"
     workers: int = 2

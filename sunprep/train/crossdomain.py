@@ -50,11 +50,11 @@ def run_study(
 ) -> list[Row]:
     """Train the four runs (resuming unfinished ones) and score each on both val splits."""
     base = TrainConfig(
-        data=cfg.a, out=cfg.out, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, width=cfg.width,
-        depth=cfg.depth, seed=cfg.seed, device=cfg.device, workers=cfg.workers, precision=cfg.precision,
+        data=cfg.domain_a, out=cfg.out, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, width=cfg.width,
+        poolings=cfg.poolings, seed=cfg.seed, device=cfg.device, workers=cfg.workers, precision=cfg.precision,
         compile=cfg.compile,
     )  # fmt: skip
-    data = {"a": cfg.a, "b": cfg.b}
+    data = {"a": cfg.domain_a, "b": cfg.domain_b}
     ckpts: dict[str, Path] = {}
     for name, domain, init in RUNS:
         out = Path(cfg.out) / name
@@ -106,7 +106,7 @@ def write_results(rows: list[Row], cfg: CrossConfig) -> list[Path]:
 
 def markdown(rows: list[Row], cfg: CrossConfig) -> str:
     lines = [
-        f"A = `{cfg.a}`, B = `{cfg.b}`; {cfg.epochs} epochs per run; val mIoU.",
+        f"A = `{cfg.domain_a}`, B = `{cfg.domain_b}`; {cfg.epochs} epochs per run; val mIoU.",
         "",
         "| model | trained on | mIoU on A | mIoU on B | forgetting | transfer |",
         "|---|---|---:|---:|---:|---:|",

@@ -65,7 +65,7 @@ METRIC_COLUMNS = (
 )  # fmt: skip
 # Config fields that must not change between an interrupted run and its --resume (--epochs may
 # grow: `_extension`). The world size may change: --batch-size is the global batch.
-RESUME_FIXED = ("batch_size", "lr", "weight_decay", "width", "depth", "seed", "flip", "scale", "scale_min", "scale_max",
+RESUME_FIXED = ("batch_size", "lr", "weight_decay", "width", "poolings", "seed", "flip", "scale", "scale_min", "scale_max",
                 "photometric", "warmup", "class_weights", "init")
 
 
@@ -161,7 +161,7 @@ def class_weights(kind: str, labels: np.ndarray, n: int) -> torch.Tensor | None:
 
 def _new_model(cfg: TrainConfig, key: str, n_classes: int) -> tuple[UNet, dict[str, dict]]:
     """Fresh weights from `seed` (a forked RNG: the caller's global state is left alone), or --init's."""
-    arch = UNetConfig(width=cfg.width, depth=cfg.depth)
+    arch = UNetConfig(width=cfg.width, poolings=cfg.poolings)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         init_path = cfg.init
@@ -169,7 +169,7 @@ def _new_model(cfg: TrainConfig, key: str, n_classes: int) -> tuple[UNet, dict[s
             return UNet(arch, {key: n_classes}), {}
         init = distributed.on_main(lambda: load_checkpoint(init_path), distributed.world())
         if init["arch"] != asdict(arch):
-            raise TrainError(f"{init_path}: architecture {init['arch']} differs from --width {cfg.width} --depth {cfg.depth}")
+            raise TrainError(f"{init_path}: architecture {init['arch']} differs from --width {cfg.width} --poolings {cfg.poolings}")
         model = build_model(init, init_path)
         if key not in model.heads:
             model.add_head(key, n_classes)

@@ -20,7 +20,7 @@ class UNetConfig:
     """Architecture; saved in every checkpoint so a model can be rebuilt without the CLI."""
 
     width: int = 16  # channels at full resolution; doubles per level (measured: benchmarks/train.py)
-    depth: int = 4  # poolings; 128x256 -> an 8x16 bottleneck
+    poolings: int = 4  # 128x256 -> an 8x16 bottleneck
     in_channels: int = 3  # RGB
 
 
@@ -41,15 +41,15 @@ class UNet(nn.Module):
 
     def __init__(self, cfg: UNetConfig, heads: Mapping[str, int]) -> None:
         super().__init__()
-        if cfg.width < 1 or cfg.depth < 1:
-            raise ValueError(f"width and depth must be >= 1, got {cfg.width}, {cfg.depth}")
+        if cfg.width < 1 or cfg.poolings < 1:
+            raise ValueError(f"width and poolings must be >= 1, got {cfg.width}, {cfg.poolings}")
         self.cfg = cfg
-        chans = [cfg.width * 2**i for i in range(cfg.depth + 1)]
+        chans = [cfg.width * 2**i for i in range(cfg.poolings + 1)]
         self.down = nn.ModuleList([_block(cfg.in_channels, chans[0])])
-        self.down.extend(_block(chans[i], chans[i + 1]) for i in range(cfg.depth))
+        self.down.extend(_block(chans[i], chans[i + 1]) for i in range(cfg.poolings))
         # Transposed 2x2 conv halves the channels, as in the paper; the skip restores them.
-        self.up = nn.ModuleList(nn.ConvTranspose2d(chans[i + 1], chans[i], 2, stride=2) for i in reversed(range(cfg.depth)))
-        self.dec = nn.ModuleList(_block(2 * chans[i], chans[i]) for i in reversed(range(cfg.depth)))
+        self.up = nn.ModuleList(nn.ConvTranspose2d(chans[i + 1], chans[i], 2, stride=2) for i in reversed(range(cfg.poolings)))
+        self.dec = nn.ModuleList(_block(2 * chans[i], chans[i]) for i in reversed(range(cfg.poolings)))
         self.heads = nn.ModuleDict()
         for key, n in heads.items():
             self.add_head(key, n)
@@ -59,8 +59,8 @@ class UNet(nn.Module):
         self.heads[key] = nn.Conv2d(self.cfg.width, n_classes, 1)
 
     def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
-        """Pad H, W up to a multiple of 2**depth (replicate), so any image size works."""
-        m = 2**self.cfg.depth
+        """Pad H, W up to a multiple of 2**poolings (replicate), so any image size works."""
+        m = 2**self.cfg.poolings
         h, w = x.shape[-2:]
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
