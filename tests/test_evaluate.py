@@ -100,7 +100,7 @@ def test_bad_inputs_through_the_cli(run: tuple[Path, Path], tmp_path: Path) -> N
         (["train", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r"), "--quiet"], "not a known layout"),
         (["evaluate", "--checkpoint", str(tmp_path / "junk.pt"), "--data", str(data), "--quiet"], "not a readable checkpoint"),
         (["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--split", "test", "--quiet"], "no 'test' split"),
-        (["train", "--data", str(data), "--out", str(tmp_path / "r"), "--device", "tpu", "--quiet"], "expected auto, cpu"),
+        (["train", "--data", str(data), "--out", str(tmp_path / "r"), "--device", "mps", "--quiet"], "--device mps: not available"),
     ]
     for args, message in cases:
         res = CliRunner().invoke(app, args)

@@ -63,7 +63,7 @@ def test_export_reads_the_toolbox_labels_alike_for_1_and_2_workers(toolbox, tmp_
     outs = {}
     for workers in (1, 2):
         outs[workers] = tmp_path / f"workers{workers}"
-        cfg = ExportConfig(root=root, out=outs[workers], size=SIZE, fit="stretch", seg2d=seg2d, workers=workers)
+        cfg = ExportConfig(root=root, out=outs[workers], size=SIZE, fit="stretch", seg2d=seg2d, workers=workers, keep_unlabeled=True)
         report = run_export(cfg)
         assert sum(report.counts.values()) == N_SCENES and report.skipped == ()
         assert sources._SEG2D is None  # the in-process run closed its handle: no later fork inherits one
@@ -78,7 +78,7 @@ def test_export_reads_the_toolbox_labels_alike_for_1_and_2_workers(toolbox, tmp_
             assert source == "SUNRGBD2Dseg.mat"
             np.testing.assert_array_equal(label, label_map.lut(names)[labels])
             assert (label >= 0).any()
-        else:  # not in the toolbox file and no labels of its own
+        else:  # not in the toolbox file and no labels of its own: all void, kept by keep_unlabeled
             assert source == "none" and (label == -1).all()
     settings = json.loads((outs[1] / "report.json").read_text())["settings"]
     assert settings["seg2d"] == str(seg2d) and settings["seg2d_order"] is None
@@ -92,7 +92,8 @@ def test_export_cli_seg2d_order_and_refused_rerun(toolbox, tmp_path) -> None:
     result = runner.invoke(app, [*args, *seg])
     assert result.exit_code == 0, result.output
     sources = sorted(source for source, _ in exported_labels(out).values())
-    assert sources == ["SUNRGBD2Dseg.mat"] * (N_SCENES - 1) + ["none"]
+    assert sources == ["SUNRGBD2Dseg.mat"] * (N_SCENES - 1)  # the scene it lacks has no labels: left out
+    assert "1 scene without annotation left out" in result.stdout
     settings = json.loads((out / "report.json").read_text())["settings"]
     assert settings["seg2d_order"] == str(toolbox["order"])
     without = runner.invoke(app, args)  # other settings: the out folder holds the toolbox's labels

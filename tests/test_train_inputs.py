@@ -37,8 +37,7 @@ def _one_line(args: list[str], code: int, message: str) -> None:
 @pytest.mark.parametrize(
     "option, value, message",
     [("--width", "0", "--width 0: must be at least 1"), ("--lr", "-1", "--lr -1.0: must be a finite number"),
-     ("--lr", "nan", "--lr nan: must be a finite number"), ("--epochs", "0", "--epochs 0"),
-     ("--precision", "fp8", "--precision fp8")],
+     ("--lr", "nan", "--lr nan: must be a finite number"), ("--epochs", "0", "--epochs 0")],  # choices: test_cli_conventions
 )
 def test_bad_train_option_values_exit_2(run: tuple[Path, Path], tmp_path: Path, option: str, value: str, message: str) -> None:
     data, _ = run

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from importlib.metadata import version
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
@@ -14,15 +15,22 @@ app = typer.Typer(
     name="sunprep",
     help="SUN RGB-D (Kinect v2) in the shape of Cityscapes: fetch, normalise, export, train, evaluate.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # every command, as most CLIs
     pretty_exceptions_enable=False,
 )
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"sunprep {version('sunprep')}")
+        raise typer.Exit()
+
 
 @app.callback()
-def _group() -> None:
-    """Keeps `sunprep <command>` a group even while a single command is registered."""
+def _group(
+    _: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Keeps `sunprep <command>` a group even while a single command is registered; holds --version."""
 
 
 P = ParamSpec("P")

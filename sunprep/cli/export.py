@@ -11,7 +11,7 @@ from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
 from sunprep.cli.app import app, guarded
-from sunprep.errors import PartialFailure
+from sunprep.errors import BadInput, PartialFailure
 from sunprep.export.cityscapes import DepthEncoding
 from sunprep.export.manifest import Skipped
 from sunprep.export.registry import Format
@@ -84,13 +84,17 @@ def export(
         float, typer.Option("--shard-mb", min=0.001, help="parquet: bound on a shard's PNG bytes, MiB")
     ] = DEFAULT_SHARD_BYTES / 2**20,
     strict: Annotated[bool, typer.Option("--strict", help="stop at the first bad scene (exit 2)")] = False,
+    keep_unlabeled: Annotated[
+        bool, typer.Option("--keep-unlabeled", help="export scenes without annotation as all-void samples instead of leaving them out")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Export resized, normalised samples (image, labels, depth) in a Cityscapes layout.
 
     Exit status: 0 every scene exported.
 
-    1 some scenes skipped, each named on stderr and in OUT/report.json; the rest exported.
+    1 some scenes skipped, each named on stderr and in OUT/report.json; the rest exported. Scenes
+    without annotation are left out (counted, listed in report.json) without changing the status.
 
     2 bad input as a whole (no scenes, unreadable split file or --seg2d, OUT made with other settings),
     or with --strict the first bad scene.
@@ -117,6 +121,7 @@ def export(
         shard_bytes=int(shard_mb * 2**20),
         workers=workers or os.cpu_count() or 1,
         strict=strict,
+        keep_unlabeled=keep_unlabeled,
     )
     bar = progress_bar(quiet)
     bar.columns = (*bar.columns, SpeedColumn())
@@ -128,7 +133,8 @@ def export(
         bar.start()
 
     def skip(s: Skipped) -> None:
-        bar.console.print(f"skipped: {s.reason}", markup=False, highlight=False, soft_wrap=True)
+        if not s.unlabeled:  # a fault, named as it happens; scenes left out unlabeled are counted at the end
+            bar.console.print(f"skipped: {s.reason}", markup=False, highlight=False, soft_wrap=True)
 
     try:
         report = run_export(cfg, Hooks(start=start, step=lambda: bar.advance(task), skip=skip))
@@ -141,6 +147,11 @@ def export(
     typer.echo(f"{report.processed} scenes read in {report.seconds:.1f} s; manifest.parquet, classes.csv, report.json written")
     if report.warnings:
         typer.echo(f"{len(report.warnings)} reader warnings (recovered), listed in report.json and manifest.parquet")
-    if report.skipped:
-        n = len(report.skipped)
+    unlabeled = sum(s.unlabeled for s in report.skipped)
+    if unlabeled:
+        typer.echo(f"{unlabeled} scene{'s' * (unlabeled != 1)} without annotation left out (listed in report.json; "
+                   "--keep-unlabeled exports them as all-void samples)")
+    if unlabeled and not sum(report.counts.values()):
+        raise BadInput(f"{root}: no scene has annotation; --keep-unlabeled exports them as all-void samples")
+    if n := len(report.skipped) - unlabeled:
         raise PartialFailure(f"{report.out}: {n} scene{'s' if n != 1 else ''} skipped, listed in report.json")

@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
+from sunprep.train.config import DeviceChoice, PrecisionChoice
+
 Checkpoint = Annotated[Path, typer.Option(help="A checkpoint written by `sunprep train`.")]
-Device = Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")]
+Device = Annotated[DeviceChoice, typer.Option(help="auto: CUDA, else Apple MPS, else CPU.")]
 Workers = Annotated[int, typer.Option("--workers", "-j", help="Threads that read and decode the data files.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 Precision = Annotated[
-    str, typer.Option(help="auto | fp32 | bf16 | fp16. auto: bf16 on CUDA where supported (else fp16), fp32 on CPU and MPS.")
+    PrecisionChoice, typer.Option(help="auto: bf16 on CUDA where supported (else fp16), fp32 on CPU and MPS.")
 ]
 Width = Annotated[int, typer.Option(help="U-Net channels at full resolution (doubling per level).")]
 Poolings = Annotated[int, typer.Option(help="U-Net poolings (downsamplings): an input side must be a multiple of 2**N or is padded to one.")]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from sunprep.cli.app import app, guarded
-from sunprep.errors import BadInput
-from sunprep.labels.report import SORT_KEYS, ReportQuery, accept, examples, load_table, select
+from sunprep.labels.report import ReportQuery, SortKey, accept, examples, load_table, select
+from sunprep.labels.resolve import METHODS
 
+Output = Literal["table", "csv", "json"]
+# An Enum built from resolve.METHODS: typer reads a list of Enum members, not a list of Literal.
+MethodChoice = Enum("MethodChoice", {m: m for m in METHODS})  # type: ignore[misc]  # members from the table, at run time
 SHOWN = ("raw_label", "class_name", "method", "score", "images", "pixels", "matched_key", "candidates")
 
 
@@ -20,14 +24,14 @@ SHOWN = ("raw_label", "class_name", "method", "score", "images", "pixels", "matc
 @guarded
 def report(
     path: Annotated[Path, typer.Argument(help="a `normalize --out` folder, or its resolved.parquet/.csv")] = Path("normalized"),
-    method: Annotated[list[str] | None, typer.Option(help="exact, fuzzy, rule, user or other; repeatable")] = None,
+    method: Annotated[list[MethodChoice] | None, typer.Option(help="how the name was resolved; repeatable")] = None,
     class_: Annotated[list[str] | None, typer.Option("--class", help="class name or id; repeatable")] = None,
     min_count: Annotated[int, typer.Option(help="only names in at least this many images")] = 0,
     min_score: Annotated[float, typer.Option(help="only names scoring at least this")] = 0.0,
     max_score: Annotated[float, typer.Option(help="only names scoring at most this")] = 100.0,
-    sort: Annotated[str, typer.Option(help=f"one of {', '.join(SORT_KEYS)}")] = "pixels",
+    sort: Annotated[SortKey, typer.Option(help="descending for counts and score, ascending for names")] = "pixels",
     limit: Annotated[int | None, typer.Option(help="show at most this many rows")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    fmt: Annotated[Output, typer.Option("--format", help="a table to read, or csv / json for other tools")] = "table",
     examples_of: Annotated[str | None, typer.Option("--examples", help="list the example scenes of this raw name")] = None,
     accept_rows: Annotated[bool, typer.Option("--accept", help="write the selected rows' suggested classes to accepted.csv beside the table (default selection: --method fuzzy)")] = False,
 ) -> None:
@@ -37,7 +41,7 @@ def report(
         for scene in examples(table, examples_of):
             typer.echo(scene)
         return
-    methods = tuple(method or (("fuzzy",) if accept_rows else ()))
+    methods = tuple(m.value for m in method) if method else (("fuzzy",) if accept_rows else ())
     rows = select(table, ReportQuery(methods, tuple(class_ or ()), min_count, min_score, max_score, sort, limit))
     if accept_rows:
         dest, n = accept(rows, folder)
@@ -47,12 +51,10 @@ def report(
         typer.echo(rows.to_csv(index=False, lineterminator="\n"), nl=False)
     elif fmt == "json":
         typer.echo(rows.to_json(orient="records", indent=2))
-    elif fmt == "table":
+    else:
         view = Table(title=f"{len(rows)} of {len(table)} names")
         for col in SHOWN:
             view.add_column(col, justify="right" if col in ("score", "images", "pixels") else "left")
         for r in rows[list(SHOWN)].itertuples(index=False):
             view.add_row(*(f"{v:g}" if isinstance(v, float) else str(v) for v in r))
         Console(width=200).print(view)
-    else:
-        raise BadInput(f"--format {fmt!r}: expected table, csv or json")

@@ -42,7 +42,7 @@ def _table(checks: list[SceneCheck]) -> Table:
     table.add_column("labels")
     table.add_column("names", justify="right")
     table.add_column("type")
-    table.add_column("problems", justify="right")
+    table.add_column("status", justify="right")
     for c in checks:
         table.add_row(
             Path(c.rel_path).name,
@@ -50,9 +50,17 @@ def _table(checks: list[SceneCheck]) -> Table:
             c.label_source or "?",
             str(c.n_names),
             c.scene_type or "?",
-            str(len(c.problems)) if c.problems else ("ok" if not c.warnings else f"ok ({len(c.warnings)} warn)"),
+            _status(c),
         )
     return table
+
+
+def _status(c: SceneCheck) -> str:
+    """`2 problems`, or `ok` / `unlabeled`, with the count of warnings recovered from."""
+    if c.problems:
+        return f"{len(c.problems)} problem{'s' * (len(c.problems) != 1)}"
+    state = "unlabeled" if c.unlabeled else "ok"
+    return f"{state} ({len(c.warnings)} warn)" if c.warnings else state
 
 
 def _counts(d: dict[str, int]) -> str:
@@ -95,6 +103,9 @@ def scan(
             console = Console(width=160)
         console.print(_table(checks))
         console.print(f"{summary.scenes} scenes, {summary.with_problems} with problems")
+        if summary.unlabeled:
+            console.print(f"{summary.unlabeled} scenes without annotation (status unlabeled): export leaves them out "
+                          "unless --keep-unlabeled")
         console.print(f"label sources: {_counts(summary.label_sources)}")
         console.print(f"sizes: {_counts(summary.sizes)}")
         console.print(f"scene types: {_counts(summary.scene_types)}")

@@ -10,7 +10,7 @@ import typer
 from sunprep.cli.app import app, guarded
 from sunprep.cli.options import GLOBAL_BATCH, Compile, Device, Poolings, Precision, Quiet, Width, Workers
 from sunprep.progress import progress_bar
-from sunprep.train.config import TrainConfig
+from sunprep.train.config import ClassWeights, TrainConfig
 
 
 def epoch_line(row: dict[str, float]) -> str:
@@ -38,7 +38,7 @@ def train(
     photometric: Annotated[bool, typer.Option(help="Brightness, contrast and saturation jitter.")] = TrainConfig.photometric,
     width: Width = TrainConfig.width,
     poolings: Poolings = TrainConfig.poolings,
-    class_weights: Annotated[str, typer.Option(help="none | inverse-sqrt (of train pixel frequency).")] = "none",
+    class_weights: Annotated[ClassWeights, typer.Option(help="inverse-sqrt: 1/sqrt of each class's train pixel frequency.")] = "none",
     init: Annotated[Path | None, typer.Option(help="Start from this checkpoint's encoder-decoder (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last finished epoch.")] = False,
     device: Device = "auto",

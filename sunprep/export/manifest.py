@@ -58,6 +58,7 @@ class Skipped:
     scene: str
     reason: str
     traceback: str = ""  # for an unexpected failure (a bug or unforeseen damage); "" when expected
+    unlabeled: bool = False  # left out for holding no annotation (a choice, --keep-unlabeled), not for a fault
 
 
 MANIFEST_SCHEMA = pa.schema(

@@ -76,6 +76,7 @@ class ExportConfig:
     shard_bytes: int = DEFAULT_SHARD_BYTES
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # processes
     strict: bool = False
+    keep_unlabeled: bool = False  # export scenes without a labelled pixel (all void) instead of leaving them out
 
     def settings(self, mapping_fingerprint: str) -> dict:
         """Everything that decides the output bytes (not workers, not strict), for resume checks."""
@@ -89,6 +90,8 @@ class ExportConfig:
             keep.pop("seg2d_order")
         if self.label_space == "sunprep39":  # absent by default, so exports begun before the option still resume
             keep.pop("label_space")
+        if self.keep_unlabeled:  # exports begun before the option kept such scenes: they resume with it
+            keep.pop("keep_unlabeled")
         keep["mapping_fingerprint"] = mapping_fingerprint
         return json.loads(json.dumps(keep, default=str))
 
@@ -175,12 +178,21 @@ def export_one(job: SunrgbdJob | CityscapesJob) -> Encoded | Skipped:
     cfg: ExportConfig = _WORKER["cfg"]
     try:
         sample, meta = _read_one(job, cfg)
+        if not cfg.keep_unlabeled and not (sample.label >= 0).any():
+            return Skipped(job.scene, unlabeled_reason(meta), unlabeled=True)
         files = _WORKER["writer"].encode(sample)
     except Exception as err:  # one scene's failure, whatever it is, is that scene's skip reason
         reason, tb = skip_reason(err, job.scene)
         return Skipped(job.scene, reason, tb)
     writer: Writer = _WORKER["writer"]
     return writer.stage(job.split, Encoded(meta, files, checksum(files), *cfg.size))
+
+
+def unlabeled_reason(meta: Meta) -> str:
+    """Why a sample with no labelled pixel is left out: all void, it adds images but teaches nothing."""
+    why = ("no seg.mat, index.json or --seg2d labels" if meta.label_source == "none"
+           else f"its {meta.label_source} labels no pixel of the exported sample")  # fmt: skip
+    return f"{meta.scene}: no annotation ({why}); left out, --keep-unlabeled exports it as an all-void sample"
 
 
 def _read_one(job: SunrgbdJob | CityscapesJob, cfg: ExportConfig) -> tuple[Sample, Meta]:
@@ -385,7 +397,7 @@ def place_all(cfg: ExportConfig, plan: Plan, progress: Progress, hooks: Hooks) -
             for job, result in zip(todo, results, strict=True):
                 placed += 1
                 if isinstance(result, Skipped):
-                    if cfg.strict:
+                    if cfg.strict and not result.unlabeled:
                         raise BadInput(result.reason)
                     progress.skipped.append(result)
                     journal.append(result)
@@ -460,7 +472,8 @@ def report_json(report: ExportReport, settings: dict) -> str:
         "counts": report.counts,
         "exported": sum(report.counts.values()),
         "resumed_from_earlier_run": report.resumed,
-        "skipped": [asdict(s) for s in report.skipped],
+        "skipped": [asdict(s) for s in report.skipped],  # faults, and scenes left out unlabeled (`unlabeled`)
+        "left_out_unlabeled": sum(s.unlabeled for s in report.skipped),
         "warnings": list(report.warnings),
         "settings": settings,
         "timings": {

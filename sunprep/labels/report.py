@@ -11,6 +11,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import pandas as pd
 
@@ -22,7 +23,8 @@ from sunprep.labels.normalize import ACCEPTED_NAME, COLUMNS
 from sunprep.labels.resolve import METHODS
 from sunprep.labels.tables import RESOLVED_NAME, class_of
 
-SORT_KEYS = ("pixels", "images", "score", "raw_label", "class_name")
+SortKey = Literal["pixels", "images", "score", "raw_label", "class_name"]
+SORT_KEYS: tuple[SortKey, ...] = get_args(SortKey)
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class ReportQuery:
     min_count: int = 0  # images holding the name (occurrences for a --labels list)
     min_score: float = 0.0
     max_score: float = 100.0
-    sort: str = "pixels"  # descending for counts and score, ascending for names
+    sort: SortKey = "pixels"  # descending for counts and score, ascending for names
     limit: int | None = None
 
 

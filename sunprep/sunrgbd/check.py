@@ -42,6 +42,7 @@ class SceneCheck:
     problems: tuple[str, ...]  # one line each, `f"{file}: {problem}"`
     warnings: tuple[str, ...]  # recovered from; not problems
     tracebacks: tuple[str, ...] = ()  # of the unexpected problems (a reader bug or unforeseen damage)
+    unlabeled: bool = False  # labels read, but no pixel labelled: `export` leaves it out unless --keep-unlabeled
 
     @property
     def ok(self) -> bool:
@@ -99,6 +100,7 @@ def check_scene(
         problems=tuple(problems),
         warnings=record.warnings if record else (),
         tracebacks=tuple(tracebacks),
+        unlabeled=record is not None and not record.labels.any(),
     )
 
 
@@ -108,6 +110,7 @@ class ScanSummary:
 
     scenes: int
     with_problems: int
+    unlabeled: int
     label_sources: dict[str, int]
     sizes: dict[str, int]  # "WxH" -> scenes
     scene_types: dict[str, int]
@@ -124,6 +127,7 @@ def summarise(checks: list[SceneCheck]) -> ScanSummary:
     return ScanSummary(
         scenes=len(checks),
         with_problems=sum(not c.ok for c in checks),
+        unlabeled=sum(c.unlabeled for c in checks),
         label_sources=_count([c.label_source or "?" for c in checks]),
         sizes=_count([f"{c.width}x{c.height}" if c.width else "?" for c in checks]),
         scene_types=_count([c.scene_type or "?" for c in checks]),

@@ -9,11 +9,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sunprep.errors import BadInput
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# The choices of --device, --precision and --class-weights: typed, so the parser checks and lists them.
+DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
+PrecisionChoice = Literal["auto", "fp32", "bf16", "fp16"]
+ClassWeights = Literal["none", "inverse-sqrt"]
+PRECISIONS: tuple[PrecisionChoice, ...] = get_args(PrecisionChoice)
 
 
 def at_least(option: str, value: int, low: int) -> None:
@@ -63,13 +67,13 @@ class TrainConfig:
     scale_max: float = 2.0
     photometric: bool = True  # brightness / contrast / saturation jitter
     warmup: float = 0.05  # fraction of all steps spent warming up linearly to the peak rate
-    class_weights: str = "none"  # "none" or "inverse-sqrt" (1/sqrt of train pixel frequency)
+    class_weights: ClassWeights = "none"  # inverse-sqrt: 1/sqrt of train pixel frequency
     init: Path | None = None  # start from this checkpoint's encoder-decoder (and its heads)
     resume: bool = False
-    device: str = "auto"  # auto | cpu | cuda | mps
+    device: DeviceChoice = "auto"
     workers: int = 2  # threads that read and decode files
     val_split: str = "val"
-    precision: str = "auto"  # auto: bf16 on CUDA where supported (else fp16), fp32 on CPU and MPS
+    precision: PrecisionChoice = "auto"  # auto: bf16 on CUDA where supported (else fp16), fp32 on CPU and MPS
     compile: bool = False  # torch.compile the model (measured in benchmarks/train.py)
 
     def __post_init__(self) -> None:
@@ -101,9 +105,9 @@ class EvalConfig:
     split: str = "val"
     out: Path | None = None  # where the tables go; None: nothing written
     batch_size: int = 16
-    device: str = "auto"
+    device: DeviceChoice = "auto"
     workers: int = 2
-    precision: str = "auto"
+    precision: PrecisionChoice = "auto"
     predictions: Path | None = None  # one PNG per image for outside tools (sunprep.train.predictions)
 
     def __post_init__(self) -> None:
@@ -123,9 +127,9 @@ class CrossConfig:
     width: int = TrainConfig.width
     poolings: int = TrainConfig.poolings
     seed: int = 0
-    device: str = "auto"
+    device: DeviceChoice = "auto"
     workers: int = 2
-    precision: str = "auto"
+    precision: PrecisionChoice = "auto"
     compile: bool = False
     # Checked by the TrainConfig each run is built from, before the first run starts.
 
@@ -140,5 +144,5 @@ class AnalyzeConfig:
     compare: Path | None = None  # second checkpoint: linear CKA of bottleneck features
     data2: Path | None = None  # second domain: per-channel feature statistics beside the first
     batch_size: int = 16
-    device: str = "auto"
+    device: DeviceChoice = "auto"
     workers: int = 2
