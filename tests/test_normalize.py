@@ -143,3 +143,26 @@ def test_conflicts_with_the_project_tables_are_reported_not_silent(tmp_path: Pat
     conflicts = pd.read_csv(tmp_path / "o" / "conflicts.csv")
     assert conflicts[["key", "old", "new"]].values.tolist() == [["monitor", 37, 24]]
     assert pd.read_csv(tmp_path / "o" / "resolved.csv")["class_name"].tolist() == ["tv"]
+
+
+def _printed(output: str, label: str) -> str:
+    [line] = [line for line in output.splitlines() if line.startswith(f"{label} ")]
+    return line.split()[len(label.split())]
+
+
+def test_normalize_prints_the_fingerprints_an_export_records(dataset: Path, tmp_path: Path) -> None:
+    """`normalize --out L` then `export --resolved L`: the same value in both; likewise for --mapping."""
+    mapping = tmp_path / "mine.csv"
+    mapping.write_text("raw_label,class\nchair,sofa\n")
+    runner = CliRunner()
+    norm = runner.invoke(app, ["normalize", "--root", str(dataset), "--mapping", str(mapping), "--out", str(tmp_path / "L"), "-q"])
+    resolved, rules = _printed(norm.stdout, "resolved fingerprint"), _printed(norm.stdout, "fingerprint")
+    assert resolved != rules  # two rule stacks: the replayed table, and the tables themselves
+    assert json.loads((tmp_path / "L" / "normalize.json").read_text())["summary"]["resolved_fingerprint"] == resolved
+    export = ["export", "--root", str(dataset), "--size", "8x16", "-j", "1", "-q"]
+    for option, path, want in (("--resolved", tmp_path / "L", resolved), ("--mapping", mapping, rules)):
+        out = tmp_path / option.strip("-")
+        result = runner.invoke(app, [*export, "--out", str(out), option, str(path)])
+        assert result.exit_code == 1, result.output  # zz_broken is skipped
+        assert _printed(result.stdout, "mapping fingerprint") == want
+        assert set(pd.read_parquet(out / "manifest.parquet")["mapping_fingerprint"]) == {want}

@@ -87,6 +87,17 @@ def test_accepting_a_reviewed_other_uses_its_suggestion(tmp_path: Path) -> None:
     assert rows.loc["lamb", "class_name"] == "lamp" and rows.loc["harmonica", "class_name"] == "other"
 
 
+def test_accept_with_nothing_selected_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text("chair\nwall\n", encoding="utf-8")  # both exact: nothing fuzzy to accept
+    invoke("normalize", "--labels", str(names), "--out", str(tmp_path / "o"))
+    result = invoke("report", str(tmp_path / "o"), "--accept")
+    assert result.stdout == "nothing to accept: 0 rows selected, none with a suggested class; accepted.csv unchanged\n"
+    assert not (tmp_path / "o" / "accepted.csv").exists()
+    exact = invoke("report", str(tmp_path / "o"), "--method", "exact", "--accept")  # selected, but nothing suggested
+    assert exact.stdout.startswith("nothing to accept: 2 rows selected") and not (tmp_path / "o" / "accepted.csv").exists()
+
+
 def test_bad_queries_are_refused(tmp_path: Path) -> None:
     table = pd.DataFrame({"method": ["exact"], "raw_label": ["a"]})
     with pytest.raises(BadInput, match="--method 'fuzy'"):

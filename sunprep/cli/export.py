@@ -145,6 +145,7 @@ def export(
     depth_note = ", no depth" if cfg.depth == NO_DEPTH else ""
     typer.echo(f"exported {counts}{resumed} to {report.out} as {cfg.format} {cfg.size[0]}x{cfg.size[1]} ({cfg.fit}){depth_note}")
     typer.echo(f"{report.processed} scenes read in {report.seconds:.1f} s; manifest.parquet, classes.csv, report.json written")
+    typer.echo(f"mapping fingerprint {report.mapping_fingerprint}")
     if report.warnings:
         typer.echo(f"{len(report.warnings)} reader warnings (recovered), listed in report.json and manifest.parquet")
     unlabeled = sum(s.unlabeled for s in report.skipped)

@@ -31,7 +31,8 @@ def _summary_text(result: NormalizeResult, summary: dict) -> str:
         lines += [f"  {c.key!r}: {c.old} ({c.old_source}) -> {c.new} ({c.new_source})" for c in result.conflicts[:10]]
     if result.skipped:
         lines.append(f"{len(result.skipped)} scenes skipped (unreadable), listed in normalize.json")
-    lines.append(f"fingerprint {summary['fingerprint']}")
+    lines.append(f"fingerprint {summary['fingerprint']} (of the rules: `export --mapping` with these tables records it)")
+    lines.append(f"resolved fingerprint {summary['resolved_fingerprint']} (of this table: `export --resolved` of it records it)")
     return "\n".join(lines)
 
 

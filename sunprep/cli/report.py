@@ -45,7 +45,10 @@ def report(
     rows = select(table, ReportQuery(methods, tuple(class_ or ()), min_count, min_score, max_score, sort, limit))
     if accept_rows:
         dest, n = accept(rows, folder)
-        typer.echo(f"accepted {n} names into {dest}; run normalize --out {folder} again to apply them")
+        if n == 0:  # exit 0: an empty selection is an answer (nothing left to review), not a failure
+            typer.echo(f"nothing to accept: {len(rows)} rows selected, none with a suggested class; {dest.name} unchanged")
+        else:
+            typer.echo(f"accepted {n} names into {dest}; run normalize --out {folder} again to apply them")
         return
     if fmt == "csv":
         typer.echo(rows.to_csv(index=False, lineterminator="\n"), nl=False)

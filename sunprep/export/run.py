@@ -105,6 +105,7 @@ class ExportReport:
     warnings: tuple[str, ...]  # what the reader recovered from, one line each (also per row in the manifest)
     seconds: float
     processed: int  # scenes read in this run
+    mapping_fingerprint: str  # as the manifest records it, and `normalize` prints it
 
 
 @dataclass(frozen=True)
@@ -454,6 +455,7 @@ def _finish(out: Path, plan: Plan, progress: Progress, started: float) -> Export
         warnings=tuple(w for d in sorted(done, key=lambda d: (d.split, d.index)) for w in d.warnings),
         seconds=time.perf_counter() - started,
         processed=len(progress.todo),
+        mapping_fingerprint=plan.fingerprint,
     )
     write_text_atomic(out / "report.json", report_json(report, plan.settings))
     progress.journal.remove()

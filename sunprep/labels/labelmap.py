@@ -11,10 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from sunprep.labels.classes import VOID, ClassTable, load_classes
 from sunprep.labels.resolve import FuzzyConfig, Resolver
-from sunprep.labels.tables import MappingTable, read_mapping, read_project_tables, read_resolved
+from sunprep.labels.tables import (
+    MappingTable,
+    read_mapping,
+    read_project_tables,
+    read_resolved,
+    resolved_rules,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,12 @@ def load_label_map(resolved: Path | None = None, mappings: Sequence[Path] = ()) 
     """
     resolver = build_resolver(mappings, resolved)
     return LabelMap(resolver.classes, resolver.fingerprint(), resolver)
+
+
+def resolved_fingerprint(table: pd.DataFrame) -> str:
+    """The fingerprint `load_label_map(resolved=...)` gives this table once written: what an export
+    with `--resolved` records, known to `normalize` before it writes anything."""
+    return build_resolver([resolved_rules(table, load_classes(), "resolved table")]).fingerprint()
 
 
 def build_resolver(

@@ -17,7 +17,7 @@ from sunprep.atomic import atomic_path, write_text_atomic
 from sunprep.errors import BadInput
 from sunprep.labels.agreement import Agreement, AgreementCounter, write_agreement
 from sunprep.labels.collect import Collected, collect_dataset, read_name_list
-from sunprep.labels.labelmap import build_resolver
+from sunprep.labels.labelmap import build_resolver, resolved_fingerprint
 from sunprep.labels.resolve import METHODS, Conflict
 from sunprep.labels.tables import RESOLVED_NAME
 from sunprep.sunrgbd.mat import open_seg2d
@@ -44,7 +44,7 @@ class NormalizeConfig:
 @dataclass
 class NormalizeResult:
     table: pd.DataFrame  # COLUMNS, most pixels first
-    fingerprint: str
+    fingerprint: str  # of the rules: what `export --mapping` with the same tables records
     mappings: list[str]  # the mapping files used, in order (accepted.csv last when present)
     conflicts: list[Conflict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -52,6 +52,7 @@ class NormalizeResult:
     scenes: int = 0
     tracebacks: list[str] = field(default_factory=list)  # of the unexpected failures among `skipped`
     agreement: Agreement | None = None  # with cfg.agreement: sunprep's classes against the official 37
+    resolved_fingerprint: str = ""  # of the table: what `export --resolved` of it records
 
 
 def run_normalize(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | None = None) -> NormalizeResult:
@@ -80,6 +81,7 @@ def run_normalize(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | No
     return NormalizeResult(
         table.reset_index(drop=True), resolver.fingerprint(), [str(p) for p in mappings], resolver.conflicts,
         [*collected.warnings, *resolver.warnings], collected.skipped, collected.scenes, collected.tracebacks, agreement,
+        resolved_fingerprint(table),
     )
 
 
@@ -120,6 +122,7 @@ def summarise(result: NormalizeResult) -> dict:
         "names": len(table), "scenes": result.scenes, "weighted_by": unit, "methods": by_method, "classes": by_class,
         "top_unmapped": unmapped, "conflicts": len(result.conflicts), "skipped": len(result.skipped),
         "fingerprint": result.fingerprint,
+        "resolved_fingerprint": result.resolved_fingerprint,
     }
 
 

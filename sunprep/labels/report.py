@@ -85,21 +85,23 @@ def examples(table: pd.DataFrame, name: str) -> list[str]:
 
 
 def accept(rows: pd.DataFrame, folder: Path) -> tuple[Path, int]:
-    """Append the rows' suggested classes to `folder/accepted.csv` (a row given again replaces the old one)."""
+    """Append the rows' suggested classes to `folder/accepted.csv` (a row given again replaces the old one).
+
+    With no suggestion among the rows nothing is written (n = 0): an unchanged file asks for no re-run.
+    """
     dest = Path(folder) / ACCEPTED_NAME
+    new = {r.raw_label: (r.suggested_class, f"accepted {r.method}: {r.candidates}") for r in rows.itertuples() if r.suggested_class}
+    if not new:
+        return dest, 0
     accepted: dict[str, tuple[str, str]] = {}
     if dest.is_file():
         with dest.open(encoding="utf-8", newline="") as f:
             for r in csv.DictReader(f):
                 accepted[r["raw_label"]] = (r["class"], r.get("comment", ""))
-    n = 0
-    for r in rows.itertuples():
-        if r.suggested_class:
-            accepted[r.raw_label] = (r.suggested_class, f"accepted {r.method}: {r.candidates}")
-            n += 1
+    accepted.update(new)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["raw_label", "class", "comment"])
     w.writerows([raw, cls, comment] for raw, (cls, comment) in sorted(accepted.items()))
     write_text_atomic(dest, out.getvalue())
-    return dest, n
+    return dest, len(new)

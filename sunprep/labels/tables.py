@@ -217,11 +217,17 @@ def read_resolved(path: Path, classes: ClassTable) -> MappingTable:
     missing = [c for c in ("raw_label", "class_id", "class_name", "method") if c not in frame.columns]
     if missing:
         raise MappingError(f"{path}:1: missing columns: {', '.join(missing)}")
-    table = MappingTable(str(path))
+    return resolved_rules(frame, classes, str(path))
+
+
+def resolved_rules(frame: pd.DataFrame, classes: ClassTable, source: str) -> MappingTable:
+    """A resolved table's decisions as `raw_label -> class` rules: from its file (`read_resolved`),
+    or straight from `normalize`'s result, so normalize can print the fingerprint an export of it records."""
+    table = MappingTable(source)
     for line, (raw, cid, name, method) in enumerate(
         zip(frame["raw_label"], frame["class_id"], frame["class_name"], frame["method"]), start=2
     ):
-        where = f"{path}:{line}"
+        where = f"{source}:{line}"
         key = canonical(str(raw))
         if not key:
             continue  # an empty raw name resolves to other on its own
