@@ -150,8 +150,9 @@ def export(
         typer.echo(f"{len(report.warnings)} reader warnings (recovered), listed in report.json and manifest.parquet")
     unlabeled = sum(s.unlabeled for s in report.skipped)
     if unlabeled:
+        them = "them as all-void samples" if unlabeled != 1 else "it as an all-void sample"
         typer.echo(f"{unlabeled} scene{'s' * (unlabeled != 1)} without annotation left out (listed in report.json; "
-                   "--keep-unlabeled exports them as all-void samples)")
+                   f"--keep-unlabeled exports {them})")
     if unlabeled and not sum(report.counts.values()):
         raise BadInput(f"{root}: no scene has annotation; --keep-unlabeled exports them as all-void samples")
     if n := len(report.skipped) - unlabeled:

@@ -104,8 +104,9 @@ def scan(
         console.print(_table(checks))
         console.print(f"{summary.scenes} scenes, {summary.with_problems} with problems")
         if summary.unlabeled:
-            console.print(f"{summary.unlabeled} scenes without annotation (status unlabeled): export leaves them out "
-                          "unless --keep-unlabeled")
+            n = summary.unlabeled
+            console.print(f"{n} scene{'s' * (n != 1)} without annotation (status unlabeled): export leaves "
+                          f"{'them' if n != 1 else 'it'} out unless --keep-unlabeled")
         console.print(f"label sources: {_counts(summary.label_sources)}")
         console.print(f"sizes: {_counts(summary.sizes)}")
         console.print(f"scene types: {_counts(summary.scene_types)}")
