@@ -108,3 +108,17 @@ def test_seg_mat_bytes_do_not_depend_on_the_clock(tmp_path: Path, monkeypatch) -
     monkeypatch.setattr(time, "asctime", lambda *a: "Thu Jan  1 00:00:00 2099")
     write_scene(tmp_path / "b", seed=1, size=(5, 5))
     assert (tmp_path / "a" / "seg.mat").read_bytes() == (tmp_path / "b" / "seg.mat").read_bytes()
+
+
+def test_fixture_archives_fetch_with_their_split(tmp_path: Path) -> None:
+    """`python -m fixtures.archive OUT N`'s zips, as README uses them: fetch reads both, the split lists the scenes."""
+    from fixtures.archive import write_fixture_archives
+    from sunprep.fetch.run import FetchConfig, run_fetch
+
+    release, toolbox = write_fixture_archives(tmp_path / "release", 2)
+    parts = run_fetch(FetchConfig(dest=tmp_path / "data", source=str(release), toolbox=True, toolbox_source=str(toolbox)))
+    assert [p.failed for p in parts] == [(), ()] and parts[0].files > 2
+    split = loadmat(tmp_path / "data" / "SUNRGBDtoolbox" / "traintestSUNRGBD" / "allsplit.mat", squeeze_me=True)
+    scenes = sorted(p.name for p in (tmp_path / "data" / "SUNRGBD" / "kv2" / "kinect2data").iterdir())
+    listed = [str(v).rsplit("/", 1)[-1] for v in [*np.atleast_1d(split["alltrain"]), *np.atleast_1d(split["alltest"])]]
+    assert sorted(listed) == scenes and len(scenes) == 2
