@@ -40,7 +40,7 @@ def run_cli(*args: str) -> str:
 def test_cityscapes_official_export_carries_the_release_maps(tmp_path: Path) -> None:
     truths = write_release(tmp_path / "cs", seed=4, size=CS_SIZE)
     out = tmp_path / "out"
-    run_export(ExportConfig(root=tmp_path / "cs", out=out, dataset="cityscapes", format="cityscapes-official", size=(32, 64), jobs=1))
+    run_export(ExportConfig(root=tmp_path / "cs", out=out, dataset="cityscapes", format="cityscapes-official", size=(32, 64), workers=1))
     lut = load_label_table().lut
     for t in truths:
         gt = out / "gtFine" / t.split / t.city
@@ -64,7 +64,7 @@ def test_a_release_without_instance_ids_or_colour_exports_label_ids(tmp_path: Pa
         for p in (tmp_path / "cs" / "gtFine").rglob(f"*_gtFine_{extra}.png"):
             p.unlink()
     out = tmp_path / "out"
-    run_export(ExportConfig(root=tmp_path / "cs", out=out, dataset="cityscapes", format="cityscapes-official", size=(32, 64), jobs=1))
+    run_export(ExportConfig(root=tmp_path / "cs", out=out, dataset="cityscapes", format="cityscapes-official", size=(32, 64), workers=1))
     names = sorted(p.name for p in (out / "gtFine" / "val").rglob("*.png"))
     assert names == ["frankfurt_000000_000019_gtFine_labelIds.png", "frankfurt_000000_000019_gtFine_labelTrainIds.png"]
 
@@ -76,8 +76,8 @@ def test_every_exported_name_parses_with_cityscapes_scripts(tmp_path: Path) -> N
     write_scene(align, seed=9, size=(53, 73))
     write_release(tmp_path / "cs", seed=1, size=CS_SIZE, per_city=1)
     sun, cs = tmp_path / "sun", tmp_path / "cs_out"
-    run_export(ExportConfig(root=tmp_path / "in" / "SUNRGBD" / "kv2", out=sun, format="cityscapes-official", size=(16, 32), jobs=1, val_fraction=0.5))
-    run_export(ExportConfig(root=tmp_path / "cs", out=cs, dataset="cityscapes", format="cityscapes-official", size=(16, 32), jobs=1))
+    run_export(ExportConfig(root=tmp_path / "in" / "SUNRGBD" / "kv2", out=sun, format="cityscapes-official", size=(16, 32), workers=1, val_fraction=0.5))
+    run_export(ExportConfig(root=tmp_path / "cs", out=cs, dataset="cityscapes", format="cityscapes-official", size=(16, 32), workers=1))
     for out in (sun, cs):
         files = list(out.rglob("*.png"))
         assert len(files) >= 12
@@ -110,7 +110,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_release(root / "cs", seed=7, size=CS_SIZE, cities={"train": ("aachen", "bochum"), "val": ("frankfurt", "munster")}, with_depth=False)
     export = root / "export"
     out = run_cli("export", "--root", str(root / "cs"), "--out", str(export), "--dataset", "cityscapes",
-                  "--format", "cityscapes-official", "--size", "32x64", "--depth", "none", "--jobs", "1", "--quiet")  # fmt: skip
+                  "--format", "cityscapes-official", "--size", "32x64", "--depth", "none", "--workers", "1", "--quiet")  # fmt: skip
     assert "no depth" in out
     # Three epochs: enough for the model to predict more than one class (after one it predicts the commonest).
     run_cli("train", "--data", str(export), "--out", str(root / "run"), "--epochs", "3", "--width", "8",
@@ -180,7 +180,7 @@ def test_depth_none_writes_no_depth_in_any_format(tmp_path: Path) -> None:
         shutil.rmtree(scenes[0] / folder)  # a scene without depth exports under --depth none
     for fmt in FORMATS:
         out = tmp_path / fmt
-        report = run_export(ExportConfig(root=tmp_path / "in", out=out, format=fmt, size=(8, 16), depth="none", jobs=1, val_fraction=0.5))
+        report = run_export(ExportConfig(root=tmp_path / "in", out=out, format=fmt, size=(8, 16), depth="none", workers=1, val_fraction=0.5))
         assert report.skipped == () and sum(report.counts.values()) == 4
         assert not [p for p in out.rglob("*") if "depth" in p.name]
         manifest = pd.read_parquet(out / "manifest.parquet")
@@ -189,13 +189,13 @@ def test_depth_none_writes_no_depth_in_any_format(tmp_path: Path) -> None:
         ds = open_dataset(out)
         for split in ds.splits:
             assert ds.load(split, depth=True).depth is None
-    with_depth = run_export(ExportConfig(root=tmp_path / "in", out=tmp_path / "d", size=(8, 16), jobs=1))
+    with_depth = run_export(ExportConfig(root=tmp_path / "in", out=tmp_path / "d", size=(8, 16), workers=1))
     assert [s.reason.endswith("no depth PNG") for s in with_depth.skipped] == [True]
 
 
 def test_cityscapes_without_disparity_refuses_with_the_hint(tmp_path: Path) -> None:
     write_release(tmp_path / "cs", seed=5, size=CS_SIZE, per_city=1, with_depth=False)
-    args = ["export", "--root", str(tmp_path / "cs"), "--out", str(tmp_path / "out"), "--dataset", "cityscapes", "--jobs", "1", "--quiet"]
+    args = ["export", "--root", str(tmp_path / "cs"), "--out", str(tmp_path / "out"), "--dataset", "cityscapes", "--workers", "1", "--quiet"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 2 and res.output.count("\n") == 1
     assert res.output == f"error: {tmp_path / 'cs'}: no disparity/ folder, so no depth (only leftImg8bit and gtFine downloaded?); export without depth with --depth none\n"
