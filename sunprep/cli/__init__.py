@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Importing a command module registers its command: each is listed once it works end to end.
-from sunprep.cli import analyze, crossdomain, evaluate, export, fetch, normalize, report, scan, train  # noqa: F401
+from sunprep.cli import analyze, crossdomain, evaluate, export, fetch, normalize, report, scan, show, train  # noqa: F401
 from sunprep.cli.app import app
 
 

@@ -19,7 +19,7 @@ def report_lines(s: dict) -> list[str]:
     lines = [f"images: {s['images']}  model mIoU: {f(s['miou'])}"]
     if s["per_image_miou"]:
         lines.append("per-image mIoU: " + "  ".join(f"{k} {f(v)}" for k, v in s["per_image_miou"].items()))
-    lines += [f"worst: {w['id']} mIoU {f(w['miou'])}" for w in s["worst"]]
+    lines += [f"worst: {w['id']}" + (f" ({w['scene']})" if w["scene"] != w["id"] else "") + f" mIoU {f(w['miou'])}" for w in s["worst"]]
     lines += [f"baseline {k}: mIoU {f(v)}" for k, v in s["baselines"].items()]
     lines += [f"scene type {k}: mIoU {f(v)}" for k, v in s["scene_types"].items()]
     lines += [f"linear CKA ({k.replace('_', ' ')}): {f(v)}" for k, v in s["cka"].items()]
@@ -34,7 +34,7 @@ def analyze(
     checkpoint: Checkpoint,
     data: Annotated[Path, typer.Option(help="Export folder (its manifest.parquet gives scene types).")],
     split: Annotated[str, typer.Option(help="Split to analyse.")] = "val",
-    out: Annotated[Path | None, typer.Option(help="Folder for the CSVs, summary.json and worst/ panels.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the CSVs, summary.json, per_image_miou.png, scene_types.png and worst/ panels.")] = None,
     worst: Annotated[int, typer.Option(help="How many worst images get an image | truth | prediction panel.")] = 5,
     compare: Annotated[Path | None, typer.Option(help="Second checkpoint: linear CKA of bottleneck features.")] = None,
     data2: Annotated[Path | None, typer.Option(help="Second domain: per-channel feature statistics beside --data.")] = None,

@@ -18,7 +18,7 @@ from sunprep.train.config import CrossConfig, TrainConfig
 def crossdomain(
     domain_a: Annotated[Path, typer.Option(help="Domain A export (e.g. SUN RGB-D, 39 classes).")],
     domain_b: Annotated[Path, typer.Option(help="Domain B export (e.g. Cityscapes, 19 classes).")],
-    out: Annotated[Path, typer.Option(help="Study folder: A/, B/, A_to_B/, B_to_A/, results.csv, results.md.")],
+    out: Annotated[Path, typer.Option(help="Study folder: A/, B/, A_to_B/, B_to_A/, results.csv, results.md, results.png.")],
     epochs: Annotated[int, typer.Option(help="Epochs of every run (fine-tuning too: equal epochs).")] = CrossConfig.epochs,
     batch_size: Annotated[int, typer.Option(help=GLOBAL_BATCH)] = TrainConfig.batch_size,
     lr: Annotated[float, typer.Option(help="AdamW peak learning rate.")] = TrainConfig.lr,

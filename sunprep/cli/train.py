@@ -26,7 +26,7 @@ def epoch_line(row: dict[str, float]) -> str:
 @guarded
 def train(
     data: Annotated[Path, typer.Option(help="Export folder: cityscapes (.npy), parquet or cityscapes-official layout.")],
-    out: Annotated[Path, typer.Option(help="Run folder: last.pt, metrics.csv, config.json.")],
+    out: Annotated[Path, typer.Option(help="Run folder: last.pt, metrics.csv, curves.png, config.json.")],
     epochs: Annotated[int, typer.Option(help="Epochs; the poly schedule reaches 0 at the last.")] = TrainConfig.epochs,
     batch_size: Annotated[int, typer.Option(help=GLOBAL_BATCH)] = TrainConfig.batch_size,
     lr: Annotated[float, typer.Option(help="AdamW peak learning rate, after the warm-up.")] = TrainConfig.lr,

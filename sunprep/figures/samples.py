@@ -38,8 +38,9 @@ def _image_axes(ax: Axes, title: str) -> None:
 
 def _legend(fig: Figure, classes: ClassTable, ids: Sequence[int], void: bool) -> None:
     handles = class_handles(classes, ids, void)
+    title = "classes present" if handles else "classes present: none (every pixel void)"
     fig.legend(handles=handles, loc="outside lower center", ncol=min(LEGEND_COLUMNS, max(1, len(handles))),
-               title="classes present", frameon=False)  # fmt: skip
+               title=title, frameon=False)  # fmt: skip
 
 
 def as_float(image: np.ndarray) -> np.ndarray:

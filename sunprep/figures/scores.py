@@ -82,7 +82,7 @@ def iou_figure(iou: np.ndarray, miou: float, classes: ClassTable, title: str) ->
     """Per-class IoU in the class colours, mIoU marked."""
     return score_bars(
         classes.names, iou, [colour(c) for c in classes.colours], miou, "mIoU", title=title, xlabel="IoU",
-        ylabel="class", missing="absent from ground truth and prediction",
+        ylabel="class", missing="absent from truth and prediction",
     )  # fmt: skip
 
 

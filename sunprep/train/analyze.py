@@ -19,21 +19,36 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from sunprep.atomic import atomic_path, write_text_atomic
+from sunprep.atomic import write_text_atomic
 from sunprep.errors import TrainError
+from sunprep.figures.canvas import save_png
+from sunprep.figures.samples import worst_figure
+from sunprep.figures.scores import per_image_figure, scene_type_figure
 from sunprep.labels.classes import ClassTable
 from sunprep.train.checkpoint import head_for
 from sunprep.train.config import AnalyzeConfig
-from sunprep.train.data import Split, open_dataset, scene_types
+from sunprep.train.data import Split, manifest_values, open_dataset, scene_types
 from sunprep.train.loop import OnBatch, infer, load_for_eval, pick_device, to_batch
 from sunprep.train.metrics import Scores, confusion, score_text, scores
 from sunprep.train.unet import UNet
 
 
 @dataclass(frozen=True)
+class Worst:
+    """One of the worst images: what its panel shows."""
+
+    id: str  # split/index (or file stem), as the format names it
+    scene: str  # the scene it came from (manifest.parquet); the id where there is no manifest
+    miou: float
+    image: np.ndarray
+    label: np.ndarray
+    pred: np.ndarray
+
+
+@dataclass(frozen=True)
 class Analysis:
+    split: str
     classes: ClassTable
     ids: tuple[str, ...]
     per_image: np.ndarray  # (N, n, n) int64 confusion per image
@@ -42,7 +57,7 @@ class Analysis:
     by_scene_type: dict[str, Scores]  # empty without manifest.parquet
     cka: dict[str, float]  # empty without --compare
     channel_stats: dict[str, np.ndarray]  # domain -> (C, 2) mean and std per bottleneck channel
-    panels: list[tuple[str, float, Image.Image]]  # worst images: id, mIoU, panel
+    worst: list[Worst]  # lowest per-image mIoU first
 
 
 def linear_cka(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> float:
@@ -103,14 +118,6 @@ def baselines(train: Split, n: int, target: Split) -> dict[str, Scores]:
     }
 
 
-def panel(image: np.ndarray, gt: np.ndarray, pred: np.ndarray, classes: ClassTable) -> Image.Image:
-    """image | ground truth | prediction side by side, labels in class colours (void black)."""
-    lut = classes.palette()
-    rgb = image if image.dtype == np.uint8 else np.rint(image * 255).astype(np.uint8)
-    gt_rgb = lut[np.where(gt < 0, 255, gt)]
-    return Image.fromarray(np.concatenate([rgb, gt_rgb, lut[pred]], axis=1))
-
-
 def analyze(cfg: AnalyzeConfig, on_batch: OnBatch | None = None) -> Analysis:
     ds = open_dataset(cfg.data)
     device = pick_device(cfg.device)
@@ -127,7 +134,8 @@ def analyze(cfg: AnalyzeConfig, on_batch: OnBatch | None = None) -> Analysis:
 
     image_miou = np.array([scores(c).miou for c in per_image])
     order = np.argsort(np.where(np.isnan(image_miou), np.inf, image_miou), kind="stable")[: cfg.worst]
-    panels = [(split.ids[i], float(image_miou[i]), panel(split.images[i], split.labels[i], preds[i], ds.classes)) for i in order]
+    scenes = manifest_values(ds, split, cfg.split, "scene") or list(split.ids)
+    worst = [Worst(split.ids[i], scenes[i] or split.ids[i], float(image_miou[i]), split.images[i], split.labels[i], preds[i]) for i in order]
 
     types = scene_types(ds, split, cfg.split)
     by_type = {}
@@ -152,7 +160,7 @@ def analyze(cfg: AnalyzeConfig, on_batch: OnBatch | None = None) -> Analysis:
             "per_position": linear_cka(per_position(feats), per_position(f2)),
             "per_image_pooled": linear_cka(feats.mean((2, 3)), f2.mean((2, 3))),
         }
-    return Analysis(ds.classes, split.ids, per_image, scores(per_image.sum(0)), base, by_type, cka, stats, panels)
+    return Analysis(cfg.split, ds.classes, split.ids, per_image, scores(per_image.sum(0)), base, by_type, cka, stats, worst)
 
 
 def write_analysis(a: Analysis, out: Path) -> list[Path]:
@@ -179,13 +187,23 @@ def write_analysis(a: Analysis, out: Path) -> list[Path]:
     header = ["channel"] + [f"{c}_{k}" for k in range(len(domains)) for c in ("mean", "std")]
     stats = np.concatenate([a.channel_stats[d] for d in domains], axis=1)
     table("feature_stats.csv", header, [[c, *(f"{v:.6g}" for v in row)] for c, row in enumerate(stats)])
-    for rank, (sample, _miou, img) in enumerate(a.panels, start=1):
-        path = out / "worst" / f"{rank:02d}_{sample.replace('/', '_')}.png"
-        with atomic_path(path) as tmp:
-            img.save(tmp)
-        paths.append(path)
+    paths += write_figures(a, out)
     write_text_atomic(out / "summary.json", json.dumps(summary(a), indent=2) + "\n")
     paths.append(out / "summary.json")
+    return paths
+
+
+def write_figures(a: Analysis, out: Path) -> list[Path]:
+    """per_image_miou.png, scene_types.png (with a manifest) and one worst/NN_<id>.png per worst image."""
+    image_miou = np.array([scores(c).miou for c in a.per_image])
+    paths = [save_png(per_image_figure(image_miou, a.model.miou, f"per-image mIoU on the {a.split} split"), out / "per_image_miou.png")]
+    if a.by_scene_type:
+        by_type = {t: s.miou for t, s in a.by_scene_type.items()}
+        paths.append(save_png(scene_type_figure(by_type, a.model.miou, f"mIoU per scene type on the {a.split} split"), out / "scene_types.png"))
+    for rank, w in enumerate(a.worst, start=1):
+        title = f"{w.scene}: mIoU {w.miou:.3f}" + (f"  ({w.id})" if w.scene != w.id else "") + f", rank {rank} from the bottom of {len(a.ids)} images"
+        fig = worst_figure(w.image, w.label, w.pred, a.classes, title)
+        paths.append(save_png(fig, out / "worst" / f"{rank:02d}_{w.id.replace('/', '_')}.png"))
     return paths
 
 
@@ -202,7 +220,7 @@ def summary(a: Analysis) -> dict[str, object]:
         "images": len(a.ids),
         "miou": a.model.miou,
         "per_image_miou": quant,
-        "worst": [{"id": i, "miou": m} for i, m, _ in a.panels],
+        "worst": [{"id": w.id, "scene": w.scene, "miou": w.miou} for w in a.worst],
         "baselines": {k: s.miou for k, s in a.baselines.items()},
         "scene_types": {k: s.miou for k, s in a.by_scene_type.items()},
         "cka": a.cka,

@@ -13,9 +13,13 @@ import io
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from sunprep.atomic import write_text_atomic
+from sunprep.figures.canvas import save_png
+from sunprep.figures.study import results_figure
 from sunprep.train import distributed
 from sunprep.train.checkpoint import load_checkpoint, space_key
 from sunprep.train.config import CrossConfig, TrainConfig
@@ -92,7 +96,7 @@ def _score(ckpt_path: Path, ds: Dataset, val: Split, cfg: CrossConfig, device: t
 
 
 def write_results(rows: list[Row], cfg: CrossConfig) -> list[Path]:
-    """results.csv (the matrix, forgetting and transfer) and results.md (the same as Markdown)."""
+    """results.csv (the matrix, forgetting and transfer), results.md (the same as Markdown) and results.png."""
     out = Path(cfg.out)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -101,7 +105,17 @@ def write_results(rows: list[Row], cfg: CrossConfig) -> list[Path]:
         w.writerow([r.model, r.trained_on, *(score_text(v, 6) for v in (r.miou_on_a, r.miou_on_b, r.forgetting, r.transfer))])
     write_text_atomic(out / "results.csv", buf.getvalue())
     write_text_atomic(out / "results.md", markdown(rows, cfg))
-    return [out / "results.csv", out / "results.md"]
+    save_png(figure(rows, cfg), out / "results.png")
+    return [out / "results.csv", out / "results.md", out / "results.png"]
+
+
+def figure(rows: list[Row], cfg: CrossConfig) -> Figure:
+    """The results matrix as an annotated heatmap, forgetting and transfer marked on their cells."""
+    return results_figure(
+        [r.model for r in rows], np.array([[r.miou_on_a, r.miou_on_b] for r in rows]), [r.forgetting for r in rows],
+        [r.transfer for r in rows], [f"A ({Path(cfg.a).name})", f"B ({Path(cfg.b).name})"],
+        f"cross-domain study: {cfg.epochs} epochs per run, val mIoU",
+    )  # fmt: skip
 
 
 def markdown(rows: list[Row], cfg: CrossConfig) -> str:

@@ -17,7 +17,7 @@ from sunprep.export.reading import LabelSpace, Listing, OnFile, Split, assemble
 from sunprep.export.registry import SPECS, Format
 from sunprep.labels.classes import ClassTable, load_classes
 
-__all__ = ["Dataset", "Split", "cityscapes_classes", "detect_layout", "open_dataset", "scene_types"]
+__all__ = ["Dataset", "Split", "cityscapes_classes", "detect_layout", "manifest_values", "open_dataset", "scene_types"]
 
 
 @dataclass(frozen=True)
@@ -82,22 +82,28 @@ def detect_layout(root: Path) -> tuple[Format, list[Path]]:
 
 
 def scene_types(ds: Dataset, split: Split, split_name: str) -> list[str] | None:
-    """Each sample's SUN RGB-D scene type from `manifest.parquet` at the export root, or None
-    without a manifest. Samples match on (split, index); the official layout has no index in its
-    file names, so there a sample matches the manifest row whose `files` hold its image."""
+    """Each sample's SUN RGB-D scene type (`""` where unknown), or None without a manifest."""
+    return manifest_values(ds, split, split_name, "scene_type")
+
+
+def manifest_values(ds: Dataset, samples: Split | Listing, split_name: str, column: str) -> list[str] | None:
+    """Each sample's `column` (scene type, scene name) from `manifest.parquet` at the export root,
+    `""` for a sample it lacks; None without a manifest. Samples match on (split, index); the
+    official layout has no index in its file names, so there a sample matches the manifest row
+    whose `files` hold its image."""
     path = ds.root / "manifest.parquet"
     if not path.is_file():
         return None
     import pyarrow.parquet as pq
 
-    cols = ["split", "index", "scene_type"] + (["files"] if ds.layout == "cityscapes-official" else [])
+    cols = ["split", "index", column] + (["files"] if ds.layout == "cityscapes-official" else [])
     try:
         t = pq.read_table(path, columns=cols).to_pydict()
     except (KeyError, ValueError, OSError) as err:
         raise TrainError(f"{path}: want columns {', '.join(cols)} ({err})".splitlines()[0]) from None
     if ds.layout == "cityscapes-official":
-        by_name = {Path(f).name: st for fs, st in zip(t["files"], t["scene_type"]) for f in fs}
+        by_name = {Path(f).name: str(v) for fs, v in zip(t["files"], t[column]) for f in fs}
         suffix = FILES["image"][1]
-        return [by_name.get(f"{i}{suffix}", "") for i in split.ids]
-    by_index = {(s, int(i)): str(st) for s, i, st in zip(t["split"], t["index"], t["scene_type"])}
-    return [by_index.get((split_name, int(i)), "") for i in split.index]
+        return [by_name.get(f"{i}{suffix}", "") for i in samples.ids]
+    by_index = {(s, int(i)): str(v) for s, i, v in zip(t["split"], t["index"], t[column])}
+    return [by_index.get((split_name, int(i)), "") for i in samples.index]

@@ -1,7 +1,8 @@
 """Evaluate a checkpoint on one split: one confusion matrix over the whole split, then the scores.
 
-Writes `per_class.csv`, `confusion.csv`, `confusion.png` (row-normalised heatmap) and
-`summary.json`. The head is chosen by the data's label space, never by position.
+Writes `per_class.csv`, `confusion.csv`, `summary.json`, `confusion.png` (row-normalised, class
+names on both axes) and `iou.png` (per-class IoU bars, mIoU marked). The head is chosen by the
+data's label space, never by position.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from sunprep.atomic import atomic_path, check_out_folder, write_text_atomic
+from sunprep.atomic import check_out_folder, write_text_atomic
+from sunprep.figures.canvas import save_png
+from sunprep.figures.scores import confusion_figure, iou_figure
 from sunprep.labels.classes import ClassTable
 from sunprep.train.checkpoint import head_for
 from sunprep.train.config import EvalConfig
@@ -34,6 +36,7 @@ class EvalResult:
     head: str
     images: int
     loss: float
+    split: str
     predictions: Path | None = None  # the folder of the maps `--save-predictions` wrote (labelIds/ or labelTrainIds/)
 
 
@@ -55,11 +58,11 @@ def evaluate(cfg: EvalConfig, on_batch: OnBatch | None = None) -> EvalResult:
     cm, loss = evaluate_split(model, head, split, len(ds.classes), cfg.batch_size, device, on_batch, cfg.precision, on_pred)
     cm_np = cm.numpy()
     folder = writer.out / writer.kind if writer is not None else None
-    return EvalResult(ds.classes, cm_np, scores(cm_np), head, len(split), loss, folder)
+    return EvalResult(ds.classes, cm_np, scores(cm_np), head, len(split), loss, cfg.split, folder)
 
 
 def write_results(result: EvalResult, out: Path, extra: dict[str, object] | None = None) -> list[Path]:
-    """The four output files, each written atomically; returns their paths."""
+    """The output files, each written atomically; returns their paths."""
     out = Path(out)
     s, names = result.scores, result.classes.names
     per_class = io.StringIO()
@@ -86,31 +89,14 @@ def write_results(result: EvalResult, out: Path, extra: dict[str, object] | None
         "miou_definition": "mean IoU over classes present in ground truth or prediction; one confusion matrix over the split",
         **(extra or {}),
     }
-    paths = [out / "per_class.csv", out / "confusion.csv", out / "summary.json", out / "confusion.png"]
+    paths = [out / "per_class.csv", out / "confusion.csv", out / "summary.json", out / "confusion.png", out / "iou.png"]
     write_text_atomic(paths[0], per_class.getvalue())
     write_text_atomic(paths[1], conf.getvalue())
     write_text_atomic(paths[2], json.dumps(_json_safe(summary), indent=2) + "\n")
-    with atomic_path(paths[3]) as tmp:
-        heatmap(result.confusion, result.classes).save(tmp)
+    where = f"{result.split} split, {result.images} images"
+    save_png(confusion_figure(result.confusion, result.classes, f"confusion on the {where}"), paths[3])
+    save_png(iou_figure(s.iou, s.miou, result.classes, f"per-class IoU on the {where}"), paths[4])
     return paths
-
-
-def heatmap(cm: np.ndarray, classes: ClassTable, cell: int = 12) -> Image.Image:
-    """Row-normalised confusion (recall) as an image: dark = 0, white = 1; a strip of class colours
-    runs along the top (prediction) and the left (ground truth)."""
-    n = len(classes)
-    rows = cm.sum(1, keepdims=True)
-    frac = np.divide(cm, rows, out=np.zeros(cm.shape, np.float64), where=rows > 0)
-    grid = np.rint(255 * frac).astype(np.uint8)
-    body = np.repeat(np.repeat(grid, cell, 0), cell, 1)
-    img = np.zeros(((n + 1) * cell, (n + 1) * cell, 3), np.uint8)
-    img[cell:, cell:] = body[..., None]
-    colours = np.repeat(np.asarray(classes.colours, np.uint8), cell, 0)
-    img[cell:, :cell] = colours[:, None, :]
-    img[:cell, cell:] = colours[None, :, :]
-    return Image.fromarray(img)
-
-
 
 
 def _json_safe(d: dict[str, object]) -> dict[str, object]:

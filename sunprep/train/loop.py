@@ -36,6 +36,8 @@ import torch
 
 from sunprep.atomic import check_out_folder, stale_temporaries, write_text_atomic
 from sunprep.errors import BadInput, TrainError
+from sunprep.figures.canvas import save_png
+from sunprep.figures.curves import training_figure
 from sunprep.labels.classes import VOID
 from sunprep.train import distributed, precision
 from sunprep.train.augment import augment
@@ -63,6 +65,7 @@ OnPred = Callable[[list[str], np.ndarray], None]  # (sample ids, predictions (B,
 METRIC_COLUMNS = (
     "epoch", "lr", "train_loss", "val_loss", "val_miou", "val_pixel_acc", "val_mean_acc", "images_per_s", "seconds",
 )  # fmt: skip
+CURVES = "curves.png"  # metrics.csv's loss and val mIoU per epoch, redrawn after every epoch
 # Config fields that must not change between an interrupted run and its --resume (--epochs may
 # grow: `_extension`). The world size may change: --batch-size is the global batch.
 RESUME_FIXED = ("batch_size", "lr", "weight_decay", "width", "poolings", "seed", "flip", "scale", "scale_min", "scale_max",
@@ -252,7 +255,7 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.json", json.dumps({**cfg.to_json(), **run_info}, indent=2) + "\n")
         if history:  # a run killed after its checkpoint but before metrics.csv gets that row back
-            write_text_atomic(out / "metrics.csv", metrics_csv(history))
+            write_metrics(out, history, cfg.epochs)
 
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
@@ -317,7 +320,7 @@ def train(
                     **run_info,
                 },
             )
-            write_text_atomic(out / "metrics.csv", metrics_csv(history))
+            write_metrics(out, history, cfg.epochs)
         if on_epoch:
             on_epoch(row)
     distributed.barrier(w)  # nobody reads last.pt (crossdomain's next run) before rank 0 has written it
@@ -331,7 +334,7 @@ def _start(cfg: TrainConfig, ckpt_path: Path) -> dict[str, Any] | None:
         raise TrainError(f"{ckpt_path}: exists; pass --resume to continue it or choose another --out")
     if cfg.resume and not ckpt_path.exists():
         raise TrainError(f"{ckpt_path}: nothing to resume")
-    for name in ("last.pt", "metrics.csv", "config.json"):  # left by a kill inside an atomic write
+    for name in ("last.pt", "metrics.csv", CURVES, "config.json"):  # left by a kill inside an atomic write
         for tmp in stale_temporaries(Path(cfg.out) / name):
             tmp.unlink(missing_ok=True)
     return load_checkpoint(ckpt_path, resumable=True) if cfg.resume else None
@@ -382,6 +385,12 @@ def _check_resumable(ckpt: dict[str, Any], cfg: TrainConfig, fingerprint: str, p
     for name in RESUME_FIXED:
         if saved.get(name) != now[name]:
             raise TrainError(f"{path}: was run with {name}={saved.get(name)!r}, now {now[name]!r}; resume needs the same")
+
+
+def write_metrics(out: Path, history: list[dict[str, float]], epochs: int) -> None:
+    """metrics.csv and its picture, curves.png (rank 0 only, like every file of a run)."""
+    write_text_atomic(out / "metrics.csv", metrics_csv(history))
+    save_png(training_figure(history, f"{out}: {len(history)} of {epochs} epochs"), out / CURVES)
 
 
 def metrics_csv(history: list[dict[str, float]]) -> str:
