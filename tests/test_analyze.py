@@ -44,7 +44,11 @@ def test_analyze_cli_writes_every_table(setup: tuple[Path, Path, Path], tmp_path
     lowest = sorted(float(r["miou"]) for r in per_image)[:2]
     assert [w["miou"] for w in s["worst"]] == pytest.approx(lowest, abs=1e-6)
     panels = sorted((tmp_path / "a" / "worst").iterdir())
-    assert len(panels) == 2 and Image.open(panels[0]).size == (3 * 64, 32)
+    assert [p.name for p in panels] == [f"{k:02d}_{w['id'].replace('/', '_')}.png" for k, w in enumerate(s["worst"], 1)]
+    # Scene names come from the manifest (the fixture's sceneNNNN for index NNNN).
+    assert [w["scene"] for w in s["worst"]] == [f"scene{int(w['id'].split('/')[1]):04d}" for w in s["worst"]]
+    for name in ("per_image_miou.png", "scene_types.png", *(f"worst/{p.name}" for p in panels)):
+        assert Image.open(tmp_path / "a" / name).format == "PNG"
     assert set(s["scene_types"]) == set(SCENE_TYPES)
     assert 0 < s["cka"]["per_position"] <= 1 and s["feature_shift"] >= 0
     stats = list(csv.reader((tmp_path / "a" / "feature_stats.csv").open()))

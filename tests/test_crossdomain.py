@@ -6,11 +6,15 @@ import csv
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from fixtures.npy_dataset import write_npy_dataset, write_parquet_dataset
 from sunprep.cli import app
+from sunprep.figures.canvas import size_px
+from sunprep.figures.study import results_figure
 from sunprep.train.checkpoint import load_checkpoint
 
 ARGS = ["--epochs", "2", "--width", "8", "--poolings", "2", "--batch-size", "4", "--lr", "0.01", "--device", "cpu", "--quiet"]
@@ -33,6 +37,9 @@ def test_study_writes_matrix_with_forgetting_and_transfer(tmp_path: Path) -> Non
     assert num(rows["B->A"]["transfer"]) == pytest.approx(num(rows["B->A"]["miou_on_a"]) - num(rows["A"]["miou_on_a"]), abs=3e-6)
     md = (out / "results.md").read_text()
     assert "| A->B | A then B |" in md and md in res.output
+    nan4 = [math.nan] * 4
+    blank = results_figure(list(rows), np.full((4, 2), np.nan), nan4, nan4, ["A", "B"], "")
+    assert Image.open(out / "results.png").size == size_px(blank) and f"wrote {out / 'results.png'}" in res.output
     assert len(load_checkpoint(out / "A_to_B" / "last.pt")["heads"]) == 2
     # A finished study is not retrained: a second call only re-scores.
     before = (out / "A" / "last.pt").stat().st_mtime_ns

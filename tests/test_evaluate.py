@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from fixtures.npy_dataset import write_npy_dataset
 from sunprep.cli import app
+from sunprep.figures.canvas import size_px
 from sunprep.train.data import open_dataset
-from sunprep.train.evaluate import EvalConfig, evaluate
+from sunprep.train.evaluate import EvalConfig, evaluate, figures
 from sunprep.train.loop import infer, load_for_eval
 
 TRAIN = ["--epochs", "2", "--width", "8", "--poolings", "2", "--batch-size", "4", "--lr", "0.01", "--device", "cpu", "--quiet"]
@@ -52,7 +53,10 @@ def test_evaluate_writes_tables_that_agree_with_torchmetrics(run: tuple[Path, Pa
     assert [r["name"] for r in rows] == [f"class{i}" for i in range(5)]
     ious = [float(r["iou"]) for r in rows if r["iou"]]
     assert np.mean(ious) == pytest.approx(summary["miou"], abs=1e-6)
-    assert Image.open(tmp_path / "confusion.png").size == (6 * 12, 6 * 12)
+    # The pictures are written at the size their figures have (content is checked in test_figures.py).
+    result = evaluate(EvalConfig(checkpoint=ckpt, data=data, device="cpu"))
+    for name, fig in figures(result).items():
+        assert Image.open(tmp_path / name).size == size_px(fig) and f"wrote {tmp_path / name}" in res.output
 
 
 def test_save_predictions_in_another_label_space(run: tuple[Path, Path], tmp_path: Path) -> None:

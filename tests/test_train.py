@@ -30,7 +30,10 @@ def _history(ckpt: Path) -> list[dict[str, float]]:
 
 def test_learns_synthetic_data_to_high_miou(data: Path, tmp_path: Path) -> None:
     """5 epochs of 64 images: val mIoU 0.98 when written (threshold 0.9)."""
-    ckpt = train(TrainConfig(data=data, out=tmp_path / "run", epochs=5, **FAST))
+    curves: list[bytes] = []  # curves.png as it stands after each epoch
+    ckpt = train(TrainConfig(data=data, out=tmp_path / "run", epochs=5, **FAST),
+                 on_epoch=lambda row: curves.append((tmp_path / "run" / "curves.png").read_bytes()))  # fmt: skip
+    assert len(set(curves)) == 5  # redrawn every epoch
     hist = _history(ckpt)
     assert [int(r["epoch"]) for r in hist] == [1, 2, 3, 4, 5]
     assert hist[-1]["val_miou"] >= 0.9

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from sunprep.atomic import write_text_atomic
 from sunprep.errors import TrainError
@@ -187,24 +188,25 @@ def write_analysis(a: Analysis, out: Path) -> list[Path]:
     header = ["channel"] + [f"{c}_{k}" for k in range(len(domains)) for c in ("mean", "std")]
     stats = np.concatenate([a.channel_stats[d] for d in domains], axis=1)
     table("feature_stats.csv", header, [[c, *(f"{v:.6g}" for v in row)] for c, row in enumerate(stats)])
-    paths += write_figures(a, out)
+    paths += [save_png(fig, out / name) for name, fig in figures(a).items()]
     write_text_atomic(out / "summary.json", json.dumps(summary(a), indent=2) + "\n")
     paths.append(out / "summary.json")
     return paths
 
 
-def write_figures(a: Analysis, out: Path) -> list[Path]:
-    """per_image_miou.png, scene_types.png (with a manifest) and one worst/NN_<id>.png per worst image."""
+def figures(a: Analysis) -> dict[str, Figure]:
+    """The pictures by path under the output folder: per_image_miou.png, scene_types.png (with a
+    manifest) and worst/NN_<id>.png, image | truth | prediction titled with the scene's name."""
     image_miou = np.array([scores(c).miou for c in a.per_image])
-    paths = [save_png(per_image_figure(image_miou, a.model.miou, f"per-image mIoU on the {a.split} split"), out / "per_image_miou.png")]
+    out = {"per_image_miou.png": per_image_figure(image_miou, a.model.miou, f"per-image mIoU on the {a.split} split")}
     if a.by_scene_type:
         by_type = {t: s.miou for t, s in a.by_scene_type.items()}
-        paths.append(save_png(scene_type_figure(by_type, a.model.miou, f"mIoU per scene type on the {a.split} split"), out / "scene_types.png"))
+        out["scene_types.png"] = scene_type_figure(by_type, a.model.miou, f"mIoU per scene type on the {a.split} split")
     for rank, w in enumerate(a.worst, start=1):
-        title = f"{w.scene}: mIoU {w.miou:.3f}" + (f"  ({w.id})" if w.scene != w.id else "") + f", rank {rank} from the bottom of {len(a.ids)} images"
-        fig = worst_figure(w.image, w.label, w.pred, a.classes, title)
-        paths.append(save_png(fig, out / "worst" / f"{rank:02d}_{w.id.replace('/', '_')}.png"))
-    return paths
+        title = f"{w.scene}: mIoU {w.miou:.3f}" + (f"  ({w.id})" if w.scene != w.id else "")
+        title += f", rank {rank} from the bottom of {len(a.ids)} images"
+        out[f"worst/{rank:02d}_{w.id.replace('/', '_')}.png"] = worst_figure(w.image, w.label, w.pred, a.classes, title)
+    return out
 
 
 def summary(a: Analysis) -> dict[str, object]:

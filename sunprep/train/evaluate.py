@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from sunprep.atomic import check_out_folder, write_text_atomic
 from sunprep.figures.canvas import save_png
@@ -89,14 +90,20 @@ def write_results(result: EvalResult, out: Path, extra: dict[str, object] | None
         "miou_definition": "mean IoU over classes present in ground truth or prediction; one confusion matrix over the split",
         **(extra or {}),
     }
-    paths = [out / "per_class.csv", out / "confusion.csv", out / "summary.json", out / "confusion.png", out / "iou.png"]
+    paths = [out / "per_class.csv", out / "confusion.csv", out / "summary.json"]
     write_text_atomic(paths[0], per_class.getvalue())
     write_text_atomic(paths[1], conf.getvalue())
     write_text_atomic(paths[2], json.dumps(_json_safe(summary), indent=2) + "\n")
+    return paths + [save_png(fig, out / name) for name, fig in figures(result).items()]
+
+
+def figures(result: EvalResult) -> dict[str, Figure]:
+    """The pictures by file name: the row-normalised confusion matrix and the per-class IoU bars."""
     where = f"{result.split} split, {result.images} images"
-    save_png(confusion_figure(result.confusion, result.classes, f"confusion on the {where}"), paths[3])
-    save_png(iou_figure(s.iou, s.miou, result.classes, f"per-class IoU on the {where}"), paths[4])
-    return paths
+    return {
+        "confusion.png": confusion_figure(result.confusion, result.classes, f"confusion on the {where}"),
+        "iou.png": iou_figure(result.scores.iou, result.scores.miou, result.classes, f"per-class IoU on the {where}"),
+    }
 
 
 def _json_safe(d: dict[str, object]) -> dict[str, object]:
