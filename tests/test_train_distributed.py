@@ -54,7 +54,7 @@ def test_two_gloo_processes_train_resume_and_match_single_process_evaluation(tmp
     assert ckpt["history"][-1]["val_miou"] == single.scores.miou  # exact: integer confusion, summed
 
     # Rank 0 alone wrote files and printed; rank 1 said nothing.
-    assert sorted(p.name for p in run.iterdir()) == ["config.json", "last.pt", "metrics.csv"]
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "curves.png", "last.pt", "metrics.csv"]
     assert '"world_size": 2' in (run / "config.json").read_text()
     assert len((run / "metrics.csv").read_text().splitlines()) == 3
     for logs in ("logs1", "logs2"):

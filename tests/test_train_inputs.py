@@ -96,7 +96,7 @@ def test_crash_inside_torch_save_leaves_no_temporary(run: tuple[Path, Path], tmp
     monkeypatch.setattr(checkpoint.torch, "save", half_then_fail)
     with pytest.raises(OSError, match="No space"):
         train(replace(cfg, resume=True))
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "last.pt", "metrics.csv"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "curves.png", "last.pt", "metrics.csv"]
     assert (tmp_path / "run" / "last.pt").read_bytes() == before
 
 
