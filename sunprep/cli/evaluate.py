@@ -42,7 +42,7 @@ def evaluate(
     checkpoint: Checkpoint,
     data: Annotated[Path, typer.Option(help="Export folder in any layout `train` reads.")],
     split: Annotated[str, typer.Option(help="Split to score.")] = "val",
-    out: Annotated[Path | None, typer.Option(help="Folder for per_class.csv, confusion.csv/.png, summary.json.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for per_class.csv, confusion.csv, summary.json, confusion.png, iou.png.")] = None,
     save_predictions: Annotated[
         Path | None,
         typer.Option(
