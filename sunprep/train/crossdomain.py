@@ -113,7 +113,7 @@ def figure(rows: list[Row], cfg: CrossConfig) -> Figure:
     """The results matrix as an annotated heatmap, forgetting and transfer marked on their cells."""
     return results_figure(
         [r.model for r in rows], np.array([[r.miou_on_a, r.miou_on_b] for r in rows]), [r.forgetting for r in rows],
-        [r.transfer for r in rows], [f"A ({Path(cfg.a).name})", f"B ({Path(cfg.b).name})"],
+        [r.transfer for r in rows], [f"A ({Path(cfg.domain_a).name})", f"B ({Path(cfg.domain_b).name})"],
         f"cross-domain study: {cfg.epochs} epochs per run, val mIoU",
     )  # fmt: skip
 
