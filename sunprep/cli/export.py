@@ -11,6 +11,7 @@ from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
 from sunprep.cli.app import app, guarded
+from sunprep.cli.options import Sensors, sensor_folders
 from sunprep.errors import BadInput, PartialFailure
 from sunprep.export.cityscapes import DepthEncoding
 from sunprep.export.manifest import Skipped
@@ -59,6 +60,7 @@ def export(
     out: Annotated[Path, typer.Option("--out", file_okay=False, help="output folder; re-running resumes it")],
     fmt: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = "cityscapes",
     dataset: Annotated[Dataset, typer.Option("--dataset", help="sunrgbd, or the official Cityscapes release")] = "sunrgbd",
+    sensors: Sensors = None,
     size: Annotated[str, typer.Option("--size", help="output HxW")] = "128x256",
     fit: Annotated[Fit, typer.Option("--fit", help=FIT_HELP)] = DEFAULT_FIT,
     resolved: Annotated[Path | None, typer.Option("--resolved", exists=True, help="output of `sunprep normalize`")] = None,
@@ -106,6 +108,7 @@ def export(
         out=out,
         format=fmt,
         dataset=dataset,
+        sensors=sensor_folders(sensors),
         size=parse_size(size),
         fit=fit,
         depth=depth,
@@ -144,6 +147,8 @@ def export(
     resumed = f" ({report.resumed} from an earlier run)" if report.resumed else ""
     depth_note = ", no depth" if cfg.depth == NO_DEPTH else ""
     typer.echo(f"exported {counts}{resumed} to {report.out} as {cfg.format} {cfg.size[0]}x{cfg.size[1]} ({cfg.fit}){depth_note}")
+    if len(report.sensors) > 1:
+        typer.echo("by sensor: " + "; ".join(f"{f} {', '.join(f'{n} {split}' for split, n in c.items())}" for f, c in report.sensors.items()))
     typer.echo(f"{report.processed} scenes read in {report.seconds:.1f} s; manifest.parquet, classes.csv, report.json written")
     typer.echo(f"mapping fingerprint {report.mapping_fingerprint}")
     if report.warnings:

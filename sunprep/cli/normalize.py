@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sunprep.cli.app import app, guarded
+from sunprep.cli.options import Sensors, sensor_folders
 from sunprep.labels.agreement import Agreement
 from sunprep.labels.normalize import NormalizeConfig, NormalizeResult, run_normalize, summarise, write_outputs
 from sunprep.progress import progress_bar
@@ -74,6 +75,7 @@ def show_agreement(agreement: Agreement, console: Console) -> None:
 def normalize(
     mapping: Annotated[list[Path] | None, typer.Option("--mapping", "-m", exists=True, dir_okay=False, help="seglistall.csv, or raw_label,class / clean_label,class CSV; repeatable, later wins")] = None,
     root: Annotated[Path | None, typer.Option(exists=True, file_okay=False, help="dataset to collect raw names from (SUNRGBD/ or its parent, kv2/kinect2data/, or scene folders)")] = None,
+    sensors: Sensors = None,
     labels: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="a plain UTF-8 list of raw names, one per line")] = None,
     seg2d: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="with --root: toolbox SUNRGBD2Dseg.mat (v7.3), labels after seg.mat, before index.json")] = None,
     seg2d_order: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="scene order of --seg2d: SUNRGBDMeta.mat or a list of paths")] = None,
@@ -83,7 +85,7 @@ def normalize(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Resolve every raw name (exact, fuzzy, rule or other) and say what share of pixels went where."""
-    cfg = NormalizeConfig(tuple(mapping or ()), root, labels, out, seg2d, seg2d_order, agreement)
+    cfg = NormalizeConfig(tuple(mapping or ()), root, labels, out, seg2d, seg2d_order, agreement, sensor_folders(sensors))
     with progress_bar(quiet or root is None) as bar:
         task = bar.add_task("normalize", total=None)
         result = run_normalize(cfg, on_step=lambda i, n: bar.update(task, completed=i, total=n))

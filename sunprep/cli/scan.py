@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sunprep.cli.app import app, guarded
+from sunprep.cli.options import Sensors, sensor_folders
 from sunprep.errors import PartialFailure
 from sunprep.progress import progress_bar
 from sunprep.sunrgbd.check import ScanConfig, SceneCheck, run_scan, summarise
@@ -35,9 +36,10 @@ def scan_with_bar(cfg: ScanConfig, quiet: bool = True) -> list[SceneCheck]:
 
 
 def _table(checks: list[SceneCheck]) -> Table:
-    """One row per scene, named by its folder (unique within kinect2data); the full path is in --json."""
+    """One row per scene, named by its folder and sensor folder; the full path is in --json."""
     table = Table(show_lines=False)
     table.add_column("scene", no_wrap=True)
+    table.add_column("sensor", no_wrap=True)
     table.add_column("size")
     table.add_column("labels")
     table.add_column("names", justify="right")
@@ -46,6 +48,7 @@ def _table(checks: list[SceneCheck]) -> Table:
     for c in checks:
         table.add_row(
             Path(c.rel_path).name,
+            c.sensor or "?",
             f"{c.width}x{c.height}" if c.width else "?",
             c.label_source or "?",
             str(c.n_names),
@@ -71,6 +74,7 @@ def _counts(d: dict[str, int]) -> str:
 @guarded
 def scan(
     root: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="SUNRGBD/ (or its parent), kv2/kinect2data/, or a folder of scenes")],
+    sensors: Sensors = None,
     json_out: Annotated[bool, typer.Option("--json", help="one JSON document on stdout instead of the table")] = False,
     depth: Annotated[
         DepthChoice, typer.Option(help="depth to check: refined (depth_bfx, else depth), raw (depth), or none (not checked)")
@@ -91,7 +95,7 @@ def scan(
     if is_training_layout(root):
         _scan_training_data(root, json_out, quiet)
         return
-    cfg = ScanConfig(root=root, depth=depth, seg2d=seg2d, seg2d_order=seg2d_order)
+    cfg = ScanConfig(root=root, depth=depth, sensors=sensor_folders(sensors), seg2d=seg2d, seg2d_order=seg2d_order)
     checks = scan_with_bar(cfg, quiet=quiet or json_out)
     summary = summarise(checks)
     if json_out:
@@ -109,6 +113,7 @@ def scan(
                           f"{'them' if n != 1 else 'it'} out unless --keep-unlabeled")
         console.print(f"label sources: {_counts(summary.label_sources)}")
         console.print(f"sizes: {_counts(summary.sizes)}")
+        console.print(f"sensors: {_counts(summary.sensors)}")
         console.print(f"scene types: {_counts(summary.scene_types)}")
         n_warn = sum(len(c.warnings) for c in checks)
         if n_warn and not warnings:

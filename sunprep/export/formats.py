@@ -61,6 +61,7 @@ def record(split: str, index: int, enc: Encoded, files: tuple[str, ...]) -> Done
         output_sha256=enc.output_sha256,
         files=files,
         warnings=m.warnings,
+        sensor=m.sensor,
     )
 
 

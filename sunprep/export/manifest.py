@@ -49,6 +49,7 @@ class Done:
     output_sha256: str
     files: tuple[str, ...]  # relative to OUT; a Parquet shard for the parquet format
     warnings: tuple[str, ...]
+    sensor: str = ""  # sensor folder, e.g. kv1/NYUdata; "" when none (Cityscapes); journals older than it lack it
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ MANIFEST_SCHEMA = pa.schema(
         ("split", pa.string()),
         ("index", pa.int64()),
         ("scene", pa.string()),
+        ("sensor", pa.string()),
         ("scene_type", pa.string()),
         ("label_source", pa.string()),
         ("depth_source", pa.string()),

@@ -46,6 +46,7 @@ from sunprep.labels.labelmap import LabelMap, load_label_map
 from sunprep.sunrgbd.depth import DEPTH_CHOICES, NO_DEPTH
 from sunprep.sunrgbd.discover import discover_scenes
 from sunprep.sunrgbd.mat import open_seg2d
+from sunprep.sunrgbd.sensors import DEFAULT_SENSOR_FOLDERS, SENSOR_FOLDERS
 
 Dataset = Literal["sunrgbd", "cityscapes"]
 # What a SUN RGB-D label becomes: sunprep's 39 classes resolved from the raw names, or the
@@ -61,6 +62,7 @@ class ExportConfig:
     out: Path
     format: Format = "cityscapes"
     dataset: Dataset = "sunrgbd"
+    sensors: tuple[str, ...] = DEFAULT_SENSOR_FOLDERS  # sensor folders read from a SUNRGBD/ root
     size: tuple[int, int] = (128, 256)  # (H, W): the widely used Cityscapes .npy release size
     fit: Fit = DEFAULT_FIT  # see sunprep.export.resize for why crop
     depth: DepthChoice = "refined"  # "none": no depth read or written, in any format
@@ -92,6 +94,8 @@ class ExportConfig:
             keep.pop("label_space")
         if self.keep_unlabeled:  # exports begun before the option kept such scenes: they resume with it
             keep.pop("keep_unlabeled")
+        if self.sensors == DEFAULT_SENSOR_FOLDERS or self.dataset != "sunrgbd":  # likewise
+            keep.pop("sensors")
         keep["mapping_fingerprint"] = mapping_fingerprint
         return json.loads(json.dumps(keep, default=str))
 
@@ -100,6 +104,7 @@ class ExportConfig:
 class ExportReport:
     out: Path
     counts: dict[str, int]  # per split, including samples of an earlier interrupted run
+    sensors: dict[str, dict[str, int]]  # sensor folder -> split -> samples (SUN RGB-D scenes in a sensor folder)
     resumed: int  # samples found done from an earlier run
     skipped: tuple[Skipped, ...]
     warnings: tuple[str, ...]  # what the reader recovered from, one line each (also per row in the manifest)
@@ -265,7 +270,7 @@ def plan_jobs(cfg: ExportConfig) -> tuple[list[SunrgbdJob | CityscapesJob], list
     table = load_split_file(cfg.split_file) if cfg.split_file else None
     jobs: list[SunrgbdJob | CityscapesJob] = []
     missing: list[Skipped] = []
-    for scene_dir in discover_scenes(root):
+    for scene_dir in discover_scenes(root, cfg.sensors):
         split = table.split_of(scene_dir) if table else hashed_split(scene_dir, cfg.val_fraction, cfg.seed)
         job = SunrgbdJob(split or "train", scene_dir, root, official=cfg.label_space == "seg37-official")
         if split is None:
@@ -450,6 +455,7 @@ def _finish(out: Path, plan: Plan, progress: Progress, started: float) -> Export
     report = ExportReport(
         out=out,
         counts={split: sum(d.split == split for d in done) for split in SPLITS},
+        sensors=sensor_counts(done),
         resumed=progress.resumed,
         skipped=tuple(progress.skipped),
         warnings=tuple(w for d in sorted(done, key=lambda d: (d.split, d.index)) for w in d.warnings),
@@ -468,10 +474,20 @@ def _record(journal: Journal, done: list[Done], completed: Iterable[Done]) -> No
     journal.append(*records)
 
 
+def sensor_counts(done: list[Done]) -> dict[str, dict[str, int]]:
+    """Samples per sensor folder and split, in sunprep's sensor order; scenes outside one are left out."""
+    counts: dict[str, dict[str, int]] = {f: dict.fromkeys(SPLITS, 0) for f in SENSOR_FOLDERS}
+    for d in done:
+        if d.sensor in counts:
+            counts[d.sensor][d.split] += 1
+    return {f: c for f, c in counts.items() if any(c.values())}
+
+
 def report_json(report: ExportReport, settings: dict) -> str:
     """`report.json`: counts, settings, skipped scenes with reasons, timings."""
     body = {
         "counts": report.counts,
+        "sensors": report.sensors,
         "exported": sum(report.counts.values()),
         "resumed_from_earlier_run": report.resumed,
         "skipped": [asdict(s) for s in report.skipped],  # faults, and scenes left out unlabeled (`unlabeled`)

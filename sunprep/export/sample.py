@@ -48,6 +48,7 @@ class Meta:
     # SUN RGB-D: its frame number (`rgbf000103`, else 0); the official layout names the sample
     # `{group}_{index:06d}_{frame:06d}`. None: `name` is already a Cityscapes stem.
     frame: int | None = None
+    sensor: str = ""  # the SUN RGB-D sensor folder (kv1/NYUdata, ...); "" for Cityscapes or scenes outside one
 
 
 @dataclass(frozen=True)

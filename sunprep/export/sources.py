@@ -23,7 +23,7 @@ from sunprep.labels.labelmap import LabelMap
 from sunprep.sunrgbd.depth import NO_DEPTH, DepthChoice
 from sunprep.sunrgbd.mat import Seg2D, open_seg2d
 from sunprep.sunrgbd.scene import read_scene, rel_posix
-from sunprep.sunrgbd.sensors import city_token, frame_number, scene_key
+from sunprep.sunrgbd.sensors import city_token, frame_number, scene_key, sensor_of
 
 __all__ = ["CityscapesJob", "DepthChoice", "Loaded", "SunrgbdJob"]
 
@@ -81,6 +81,7 @@ class SunrgbdJob:
             input_sha256=files_sha256(inputs),
             warnings=scene.warnings,
             frame=frame_number(self.scene_dir.name),
+            sensor=sensor_of(key),
         )
         if self.official:
             lut = seg37_lut()

@@ -18,6 +18,7 @@ from sunprep.sunrgbd.discover import discover_scenes
 from sunprep.sunrgbd.mat import Seg2D
 from sunprep.sunrgbd.records import LabelRecord
 from sunprep.sunrgbd.scene import read_labels, rel_posix
+from sunprep.sunrgbd.sensors import DEFAULT_SENSOR_FOLDERS
 
 EXAMPLES = 3  # example scenes kept per name, for `sunprep report --examples`
 
@@ -45,14 +46,15 @@ def collect_dataset(
     on_step: Callable[[int, int], None] | None = None,
     seg2d: Seg2D | None = None,
     agreement: AgreementCounter | None = None,
+    sensors: tuple[str, ...] = DEFAULT_SENSOR_FOLDERS,
 ) -> Collected:
     """Every raw name under `root` with image and pixel counts (labels only: no JPEG decode).
 
     `seg2d`, the open toolbox file, is read for scenes without a seg.mat, as `read_labels` does.
     With `agreement`, each scene's raw labels are also counted against its official 37-class
-    map from `seg2d`, in the same pass.
+    map from `seg2d`, in the same pass. `sensors`: the sensor folders read from a SUNRGBD/ root.
     """
-    scenes = discover_scenes(root)
+    scenes = discover_scenes(root, sensors)
     out = Collected({})
     for i, scene_dir in enumerate(scenes, start=1):
         try:

@@ -21,6 +21,7 @@ from sunprep.labels.labelmap import build_resolver, resolved_fingerprint
 from sunprep.labels.resolve import METHODS, Conflict
 from sunprep.labels.tables import RESOLVED_NAME
 from sunprep.sunrgbd.mat import open_seg2d
+from sunprep.sunrgbd.sensors import DEFAULT_SENSOR_FOLDERS
 
 ACCEPTED_NAME = "accepted.csv"  # written by `sunprep report --accept`, read back by the next normalize
 COLUMNS = (
@@ -39,6 +40,7 @@ class NormalizeConfig:
     seg2d: Path | None = None  # with root: toolbox SUNRGBD2Dseg.mat, a label source after seg.mat
     seg2d_order: Path | None = None  # scene order of that file; default: SUNRGBDMeta.mat beside it
     agreement: bool = False  # also count the resolved classes against seg2d's official 37-class maps
+    sensors: tuple[str, ...] = DEFAULT_SENSOR_FOLDERS  # sensor folders read from a SUNRGBD/ root
 
 
 @dataclass
@@ -92,11 +94,11 @@ def collect_names(cfg: NormalizeConfig, on_step: Callable[[int, int], None] | No
         assert cfg.labels is not None  # the CLI demands --root or --labels
         return read_name_list(cfg.labels)
     if cfg.seg2d is None:
-        return collect_dataset(cfg.root, on_step)
+        return collect_dataset(cfg.root, on_step, sensors=cfg.sensors)
     with open_seg2d(cfg.seg2d, cfg.seg2d_order) as seg2d:
         if counter is not None and not seg2d.has_official:
             raise BadInput(f"{cfg.seg2d}: no seglabel field (the official 37-class maps) to compare with")
-        return collect_dataset(cfg.root, on_step, seg2d, counter)
+        return collect_dataset(cfg.root, on_step, seg2d, counter, cfg.sensors)
 
 
 def weights(table: pd.DataFrame) -> pd.Series:

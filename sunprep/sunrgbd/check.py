@@ -24,6 +24,7 @@ from sunprep.sunrgbd.scene import (
     read_scene_type,
     rel_posix,
 )
+from sunprep.sunrgbd.sensors import DEFAULT_SENSOR_FOLDERS, scene_key, sensor_of
 
 T = TypeVar("T")
 
@@ -43,6 +44,7 @@ class SceneCheck:
     warnings: tuple[str, ...]  # recovered from; not problems
     tracebacks: tuple[str, ...] = ()  # of the unexpected problems (a reader bug or unforeseen damage)
     unlabeled: bool = False  # labels read, but no pixel labelled: `export` leaves it out unless --keep-unlabeled
+    sensor: str = ""  # sensor folder (kv1/NYUdata, ...); "" for a scene outside one
 
     @property
     def ok(self) -> bool:
@@ -101,6 +103,7 @@ def check_scene(
         warnings=record.warnings if record else (),
         tracebacks=tuple(tracebacks),
         unlabeled=record is not None and not record.labels.any(),
+        sensor=sensor_of(scene_key(scene_dir.resolve().as_posix())),
     )
 
 
@@ -114,6 +117,7 @@ class ScanSummary:
     label_sources: dict[str, int]
     sizes: dict[str, int]  # "WxH" -> scenes
     scene_types: dict[str, int]
+    sensors: dict[str, int]  # sensor folder -> scenes ("?" outside one)
 
 
 def _count(values: list[str]) -> dict[str, int]:
@@ -131,6 +135,7 @@ def summarise(checks: list[SceneCheck]) -> ScanSummary:
         label_sources=_count([c.label_source or "?" for c in checks]),
         sizes=_count([f"{c.width}x{c.height}" if c.width else "?" for c in checks]),
         scene_types=_count([c.scene_type or "?" for c in checks]),
+        sensors=_count([c.sensor or "?" for c in checks]),
     )
 
 
@@ -138,6 +143,7 @@ def summarise(checks: list[SceneCheck]) -> ScanSummary:
 class ScanConfig:
     root: Path
     depth: DepthChoice = "refined"  # which depth PNG to check; "none": depth is not checked
+    sensors: tuple[str, ...] = DEFAULT_SENSOR_FOLDERS  # sensor folders read from a SUNRGBD/ root
     seg2d: Path | None = None  # toolbox SUNRGBD2Dseg.mat, a label source after seg.mat
     seg2d_order: Path | None = None  # scene order of that file; default: SUNRGBDMeta.mat beside it
 
@@ -151,7 +157,7 @@ def run_scan(
     `on_start(total)` (a progress bar starts there, so such a failure prints its one line alone).
     `on_step(done, total)` is called after each scene.
     """
-    scenes = discover_scenes(cfg.root)
+    scenes = discover_scenes(cfg.root, cfg.sensors)
     opened = open_seg2d(cfg.seg2d, cfg.seg2d_order) if cfg.seg2d else None
     checks: list[SceneCheck] = []
     try:

@@ -6,9 +6,7 @@ import os
 from pathlib import Path
 
 from sunprep.errors import BadInput
-from sunprep.sunrgbd.sensors import SENSORS
-
-KINECT2 = Path("kv2") / "kinect2data"  # the Kinect v2 scenes this project is about
+from sunprep.sunrgbd.sensors import DEFAULT_SENSOR_FOLDERS, SENSOR_FOLDERS, SENSORS
 
 
 def is_scene_dir(path: Path) -> bool:
@@ -40,23 +38,32 @@ def _walk(top: Path) -> list[Path]:
     return found
 
 
-def discover_scenes(root: Path) -> list[Path]:
+def _sensor_tops(dataset: Path, sensors: tuple[str, ...]) -> list[Path]:
+    """The chosen sensor folders under SUNRGBD/; a chosen one that is absent is an error, except
+    under `all`, which takes those present (a partial fetch holds only some)."""
+    present = [dataset / f for f in sensors if (dataset / f).is_dir()]
+    missing = [f for f in sensors if not (dataset / f).is_dir()]
+    if missing and (sensors != SENSOR_FOLDERS or not present):
+        raise BadInput(f"{dataset}: no {', '.join(missing)} folder (--sensors chooses which sensor folders are read)")
+    return present
+
+
+def discover_scenes(root: Path, sensors: tuple[str, ...] = DEFAULT_SENSOR_FOLDERS) -> list[Path]:
     """Scene folders under `root`, sorted by their POSIX path below it.
 
-    `root` may be the dataset's `SUNRGBD/` folder or its parent (then only `kv2/kinect2data`
-    is taken: the other sensors differ in resolution and annotation), `kv2/kinect2data/`
-    itself, or any folder of scene folders.
+    `root` may be the dataset's `SUNRGBD/` folder or its parent (then only the `sensors`
+    folders are taken, by default `kv2/kinect2data`: the sensors differ in resolution and
+    annotation, so mixing them is a choice), one sensor folder such as `kv2/kinect2data/`
+    itself, or any folder of scene folders (then `sensors` does not apply: all are taken).
+    A scene folder is found at any depth: `xtion/sun3ddata` nests them
+    `<building>/<sequence>/<frame>/`.
     """
     root = Path(root)
     if not root.is_dir():
         raise BadInput(f"{root}: not a folder")
-    top = root
     dataset = _sunrgbd_root(root)
-    if dataset is not None:
-        top = dataset / KINECT2
-        if not top.is_dir():
-            raise BadInput(f"{dataset}: no {KINECT2.as_posix()} folder (only Kinect v2 scenes are read)")
-    scenes = sorted(_walk(top), key=lambda p: p.relative_to(root).as_posix())
+    tops = [root] if dataset is None else _sensor_tops(dataset, sensors)
+    scenes = sorted((s for top in tops for s in _walk(top)), key=lambda p: p.relative_to(root).as_posix())
     if not scenes:
         raise BadInput(f"{root}: no scene folders (a scene folder holds image/<name>.jpg)")
     return scenes

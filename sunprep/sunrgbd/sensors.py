@@ -3,11 +3,55 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 
-# The top-level folders of SUNRGBD/ (kv1: NYUdata, b3dodata; kv2: kinect2data, align_kv2;
-# realsense: lg, sa, sh, shr; xtion: sun3ddata, xtion_align_data).
+from sunprep.errors import BadInput
+
+# The top-level folders of SUNRGBD/, and below them the ten folders of the 10,335 images
+# (allsplit.mat lists scenes of every one; sun3ddata nests its scenes <building>/<sequence>/<frame>/).
 SENSORS = ("kv1", "kv2", "realsense", "xtion")
+SENSOR_FOLDERS = (
+    "kv1/NYUdata",
+    "kv1/b3dodata",
+    "kv2/kinect2data",
+    "kv2/align_kv2",
+    "realsense/lg",
+    "realsense/sa",
+    "realsense/sh",
+    "realsense/shr",
+    "xtion/sun3ddata",
+    "xtion/xtion_align_data",
+)
+DEFAULT_SENSOR_FOLDERS = ("kv2/kinect2data",)  # the Kinect v2 scenes sunprep started with
+ALL_SENSORS = "all"
+
+
+def parse_sensor_folders(values: Iterable[str]) -> tuple[str, ...]:
+    """`--sensors` values (repeated, comma lists, or `all`) as sensor folders in SENSOR_FOLDERS order.
+
+    Raises BadInput naming the value that is not a sensor folder, with the choices.
+    """
+    chosen: set[str] = set()
+    for value in values:
+        for item in (v.strip().strip("/") for v in value.split(",")):
+            if not item:
+                continue  # `a,,b` or a trailing comma
+            if item == ALL_SENSORS:
+                chosen.update(SENSOR_FOLDERS)
+            elif item in SENSOR_FOLDERS:
+                chosen.add(item)
+            else:
+                raise BadInput(f"--sensors {item!r}: not a sensor folder; choose from {', '.join(SENSOR_FOLDERS)} or {ALL_SENSORS}")
+    if not chosen:
+        raise BadInput(f"--sensors: give at least one of {', '.join(SENSOR_FOLDERS)} or {ALL_SENSORS}")
+    return tuple(f for f in SENSOR_FOLDERS if f in chosen)
+
+
+def sensor_of(key: str) -> str:
+    """The sensor folder of a scene key (`kv1/NYUdata/NYU0001` -> `kv1/NYUdata`); "" outside them."""
+    folder = "/".join(key.split("/")[:2])
+    return folder if folder in SENSOR_FOLDERS else ""
 
 
 def scene_key(path: str) -> str:
