@@ -113,7 +113,7 @@ def scan(
                           f"{'them' if n != 1 else 'it'} out unless --keep-unlabeled")
         console.print(f"label sources: {_counts(summary.label_sources)}")
         console.print(f"sizes: {_counts(summary.sizes)}")
-        console.print(f"sensors: {_counts(summary.sensors)}")
+        console.print(f"sensors: {_counts(summary.sensors)}", soft_wrap=True)  # ten folders: one line
         console.print(f"scene types: {_counts(summary.scene_types)}")
         n_warn = sum(len(c.warnings) for c in checks)
         if n_warn and not warnings:
