@@ -82,12 +82,16 @@ def _write_sensor(args: tuple[Path, str, int]) -> None:
     write_sensor_dataset(root, {folder: n}, seed=0, sensors=(folder,), label_source="seg.mat")
 
 
+def _scenes_in(folder: Path) -> int:
+    return sum(1 for seg in folder.rglob("seg.mat")) if folder.is_dir() else 0
+
+
 def make_mixed_dataset(root: Path, n: int, workers: int) -> dict[str, int]:
     """About `n` full-size seg.mat scenes over all sensor folders in their real shares, at least
     one each (kept between runs); returns the count per folder."""
     shares, _ = sensor_shares()
     counts = {f: max(1, round(n * s)) for f, s in shares.items()}
-    todo = [(root, f, c) for f, c in counts.items() if not (root / "SUNRGBD" / f).is_dir()]
+    todo = [(root, f, c) for f, c in counts.items() if _scenes_in(root / "SUNRGBD" / f) < c]  # a killed run's part is redone
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(_write_sensor, todo))
     return counts
