@@ -154,7 +154,7 @@ def test_real_depth_files_decode_as_the_toolbox(shared_data: Path, scene: str, p
 @pytest.mark.parametrize("fmt, fit, size", [("cityscapes", "crop", (64, 128)), ("cityscapes-official", "pad", (48, 48)), ("cityscapes", "stretch", (40, 90))])
 def test_mixed_sensors_export_to_one_size(full: tuple[Path, dict], tmp_path: Path, fmt: str, fit: str, size: tuple[int, int]) -> None:
     root, _ = full
-    cfg = ExportConfig(root=root, out=tmp_path / "out", format=fmt, fit=fit, size=size, sensors=SENSOR_FOLDERS, jobs=1)  # type: ignore[arg-type]
+    cfg = ExportConfig(root=root, out=tmp_path / "out", format=fmt, fit=fit, size=size, sensors=SENSOR_FOLDERS, workers=1)  # type: ignore[arg-type]
     report = run_export(cfg)
     assert sum(report.counts.values()) == 10 and report.skipped == ()
     manifest = pd.read_parquet(tmp_path / "out" / "manifest.parquet")
@@ -173,7 +173,7 @@ def test_mixed_sensors_export_to_one_size(full: tuple[Path, dict], tmp_path: Pat
 
 def test_default_export_is_kinect2data_and_keeps_its_settings(small: tuple[Path, dict], tmp_path: Path) -> None:
     root, _ = small
-    report = run_export(ExportConfig(root=root, out=tmp_path / "out", size=(16, 32), jobs=1))
+    report = run_export(ExportConfig(root=root, out=tmp_path / "out", size=(16, 32), workers=1))
     assert sum(report.counts.values()) == 2 and set(report.sensors) == {"kv2/kinect2data"}
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
     assert "sensors" not in doc["settings"]  # exports begun before --sensors still resume
