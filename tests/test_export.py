@@ -69,7 +69,7 @@ def load_outputs(out: Path, fmt: str) -> list[dict]:
                 shards[shard] = pd.read_parquet(out / shard).set_index("index")
             row = shards[shard].loc[r["index"]]
             assert row["scene"] == r["scene"] and row["split"] == r["split"]
-            arrays = {role: np.asarray(Image.open(io.BytesIO(row[role]))) for role in ("image", "label", "depth")}
+            arrays = {role: np.asarray(Image.open(io.BytesIO(row[role]["bytes"]))) for role in ("image", "label", "depth")}
         rows.append({**r, **arrays})
     return rows
 
@@ -125,7 +125,7 @@ def test_workers_1_and_2_give_identical_bytes(dataset, tmp_path, fmt) -> None:
         assert len(shards) > 1
         for s in shards:  # each shard's PNG payload within the bound, unless one row alone exceeds it
             t = pq.read_table(one / s)
-            payload = sum(len(b) for c in ("image", "label", "depth") for b in t.column(c).to_pylist())
+            payload = sum(len(cell["bytes"]) for c in ("image", "label", "depth") for cell in t.column(c).to_pylist())
             assert payload <= 4_000 or t.num_rows == 1
 
 

@@ -37,7 +37,7 @@ def samples(draw: st.DrawFn, with_depth: bool) -> Sample:
 
 def write_all(fmt: str, out: Path, by_split: dict[str, list[Sample]]) -> None:
     """Drive the writer as the export's placing loop does: encode, stage, put in index order, close."""
-    writer = make_writer(fmt, out, shard_bytes=2000)  # type: ignore[arg-type]
+    writer = make_writer(fmt, out, SPACE.classes, "test", shard_bytes=2000)  # type: ignore[arg-type]
     for split, items in by_split.items():
         for i, sample in enumerate(items):
             files = writer.encode(sample)

@@ -62,8 +62,9 @@ def test_corrupt_label_png_in_a_parquet_shard_is_exit_5(tmp_path: Path) -> None:
     shard = root / "train" / "part-00000.parquet"
     table = pq.read_table(shard)
     labels = table.column("label").to_pylist()
-    labels[2] = labels[2][:40]  # signature and header, the image data cut off
-    pq.write_table(table.set_column(table.schema.get_field_index("label"), "label", pa.array(labels, pa.binary())), shard)
+    labels[2]["bytes"] = labels[2]["bytes"][:40]  # signature and header, the image data cut off
+    column = pa.array(labels, table.schema.field("label").type)
+    pq.write_table(table.set_column(table.schema.get_field_index("label"), "label", column), shard)
     code, output = _train(root, tmp_path / "run")
     assert code == 5, output
     assert f"{shard}[index=2].label: unreadable label PNG" in output and "Traceback" not in output

@@ -19,6 +19,7 @@ from sunprep.export.manifest import Done
 from sunprep.export.official import OfficialWriter
 from sunprep.export.reading import Listing
 from sunprep.export.shards import ShardWriter
+from sunprep.labels.classes import ClassTable
 
 Format = Literal["cityscapes", "cityscapes-official", "parquet"]
 FORMATS: tuple[Format, ...] = get_args(Format)
@@ -48,11 +49,13 @@ SPECS: dict[Format, FormatSpec] = {
 
 
 def make_writer(
-    fmt: Format, out: Path, done: tuple[Done, ...] = (), *, depth_encoding: DepthEncoding = "metres", shard_bytes: int = shards.DEFAULT_SHARD_BYTES
+    fmt: Format, out: Path, classes: ClassTable, label_space: str, done: tuple[Done, ...] = (), *,
+    depth_encoding: DepthEncoding = "metres", shard_bytes: int = shards.DEFAULT_SHARD_BYTES,
 ) -> Writer:
-    """The writer of `fmt` into `out`; `done` are the samples of an earlier run being resumed."""
+    """The writer of `fmt` into `out`; `done` are the samples of an earlier run being resumed.
+    The class table and label space go into the files of formats that carry them (Parquet)."""
     if fmt == "cityscapes":
         return NpyWriter(out, depth_encoding)
     if fmt == "cityscapes-official":
         return OfficialWriter(out)
-    return ShardWriter(out, done, shard_bytes)
+    return ShardWriter(out, shards.shard_schema(classes, label_space), done, shard_bytes)

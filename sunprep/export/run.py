@@ -295,6 +295,7 @@ class Plan:
 
     label_map: LabelMap | None  # None: Cityscapes, or SUN RGB-D's official labels (nothing to resolve)
     classes: ClassTable  # what OUT/classes.csv says the label ids are
+    space: str  # the label space's name, for formats that describe themselves: --label-space, or cityscapes-trainids
     fingerprint: str  # of the label mapping
     settings: dict  # everything that decides the output bytes
     settings_sha256: str
@@ -338,7 +339,8 @@ def validate(cfg: ExportConfig) -> Plan:
     settings = cfg.settings(fingerprint)
     settings_sha256 = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     jobs, unlisted = plan_jobs(cfg)
-    return Plan(label_map, classes, fingerprint, settings, settings_sha256, jobs, unlisted)
+    space = "cityscapes-trainids" if cfg.dataset == "cityscapes" else cfg.label_space
+    return Plan(label_map, classes, space, fingerprint, settings, settings_sha256, jobs, unlisted)
 
 
 def check_official_options(cfg: ExportConfig) -> None:
@@ -393,7 +395,7 @@ def resume(out: Path, plan: Plan, hooks: Hooks) -> Progress:
 
 def place_all(cfg: ExportConfig, plan: Plan, progress: Progress, hooks: Hooks) -> None:
     """Run the workers and place their results in job order; the journal records each as it lands."""
-    writer = make_writer(cfg.format, cfg.out, tuple(progress.done), depth_encoding=cfg.depth_encoding, shard_bytes=cfg.shard_bytes)
+    writer = make_writer(cfg.format, cfg.out, plan.classes, plan.space, tuple(progress.done), depth_encoding=cfg.depth_encoding, shard_bytes=cfg.shard_bytes)
     journal, todo = progress.journal, progress.todo
     n_proc = min(cfg.workers, max(1, len(todo)))
     placed = 0
