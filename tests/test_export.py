@@ -135,16 +135,6 @@ def test_only_kinect2_scenes_exported_by_default(dataset, tmp_path) -> None:
     assert all(s.startswith("SUNRGBD/kv2/kinect2data/") for s in scenes)
 
 
-def test_parquet_reads_with_pyarrow_and_hf_datasets(dataset, tmp_path) -> None:
-    run_export(ExportConfig(root=dataset, out=tmp_path, format="parquet", size=(16, 32), workers=1))
-    table = pq.read_table(tmp_path / "train" / "part-00000.parquet")
-    assert table.schema.field("image").type == "binary" and table.schema.field("height").type == "int32"
-    assert set(table.column("height").to_pylist()) == {16}
-    datasets = pytest.importorskip("datasets", reason="Hugging Face datasets is not installed")
-    ds = datasets.load_dataset("parquet", data_files={"train": str(tmp_path / "train" / "*.parquet")})["train"]
-    assert ds.num_rows == table.num_rows
-
-
 def test_depth_encoding_inverse(dataset, tmp_path) -> None:
     metres, inverse = tmp_path / "m", tmp_path / "i"
     run_export(ExportConfig(root=dataset, out=metres, size=(16, 32), workers=1))
