@@ -2,6 +2,8 @@
 
     python benchmarks/recipe.py sweep      # short runs: which peak rate / warm-up / augmentation learn
     python benchmarks/recipe.py compare    # texture set with a shifted val split: defaults vs reference
+    python benchmarks/recipe.py finetune   # pre-train on one synthetic domain, fine-tune onto another: rates x lengths
+    python benchmarks/recipe.py compare --epochs 125 --lrs 1e-3 3e-3 1e-2 --unet-width 8 ...  # the long run
 
 `sweep` trains the issue's short-run case (5 colour classes, 48 training images at 128x256, void
 cells, 6 epochs = 36 steps of 8) for each setting and prints val mIoU. `compare` trains, at equal
@@ -32,12 +34,13 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fixtures.npy_dataset import classes_csv, palette
+from fixtures.npy_dataset import classes_csv, palette, write_npy_dataset
 from sunprep.labels.classes import VOID
 from sunprep.train.augment import augment
+from sunprep.train.checkpoint import space_key
 from sunprep.train.config import AugmentConfig, TrainConfig
-from sunprep.train.data import open_dataset
-from sunprep.train.loop import evaluate_split, prepare, to_batch, train
+from sunprep.train.data import Dataset, Split, open_dataset
+from sunprep.train.loop import evaluate_split, load_for_eval, prepare, to_batch, train
 from sunprep.train.metrics import scores
 from sunprep.train.unet import UNet, UNetConfig
 
@@ -131,7 +134,7 @@ def run_reference(data: Path, steps: int, batch: int, width: int, seed: int) -> 
         while len(order) < batch:
             order += list(rng.permutation(len(tr)))
         idx, order = np.array(order[:batch]), order[batch:]
-        x, y = augment(*to_batch(tr, idx, None, torch.device("cpu")), rng, aug)
+        x, y = augment(*to_batch(tr, idx, torch.device("cpu")), rng, aug)
         loss = F.cross_entropy(model(x, "h"), y, ignore_index=VOID)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -164,14 +167,53 @@ def compare(work: Path, args: argparse.Namespace) -> None:
     batch = 8
     steps_per_epoch = -(-args.images // batch)
     print(f"texture set: {args.images} train / {args.images // 4} shifted val images at {size[0]}x{size[1]}, 6 classes, "
-          f"batch {batch}")
-    print(f"{'steps':>6} {'sunprep defaults':>17} {'img/s':>7} {'reference':>10} {'img/s':>7}")
+          f"batch {batch}, U-Net width {args.unet_width}, {torch.get_num_threads()} threads")
+    print(f"{'steps':>6} " + " ".join(f"{f'sunprep lr {lr:g}':>17} {'img/s':>7}" for lr in args.lrs)
+          + f" {'reference':>10} {'img/s':>7}")
     for epochs in args.epochs:
         steps = epochs * steps_per_epoch
-        ours, ours_speed = run_sunprep(TrainConfig(data=data, out=work / f"d{epochs}", epochs=epochs, batch_size=batch,
-                                                   width=16, workers=2))
-        ref, ref_speed = run_reference(data, steps, batch, 16, 0)
-        print(f"{steps:>6} {ours:>17.3f} {ours_speed:>7.1f} {ref:>10.3f} {ref_speed:>7.1f}", flush=True)
+        cells = []
+        for lr in args.lrs:
+            cfg = TrainConfig(data=data, out=work / f"d{epochs}_{lr:g}", epochs=epochs, batch_size=batch, lr=lr,
+                              width=args.unet_width, workers=2)
+            miou, speed = run_sunprep(cfg)
+            cells.append(f"{miou:>17.3f} {speed:>7.1f}")
+        ref, ref_speed = run_reference(data, steps, batch, args.unet_width, 0)
+        print(f"{steps:>6} " + " ".join(cells) + f" {ref:>10.3f} {ref_speed:>7.1f}", flush=True)
+
+
+def finetune(work: Path, args: argparse.Namespace) -> None:
+    """Pre-train on colour mosaics (A), fine-tune onto the texture set (B) at several rates and lengths."""
+    size, width = (args.height, args.width), args.unet_width
+    a = write_npy_dataset(work / "a", 96, 24, seed=0, size=size, n_classes=5)
+    b = write_set(work / "b", texture_samples(args.images, seed=2, size=size, shifted=False),
+                  texture_samples(args.images // 4, seed=3, size=size, shifted=True), 6)
+    pre = train(TrainConfig(data=a, out=work / "pre", epochs=args.pre_epochs, batch_size=8, width=width, workers=2))
+    a_ds = open_dataset(a)
+    a_val = a_ds.load("val", 2)
+    a_before = score(pre, a_ds, a_val)
+    steps_per_epoch = -(-args.images // 8)
+    print(f"A: 96 colour-mosaic images (fixtures.npy_dataset, 5 classes) at {size[0]}x{size[1]}, {args.pre_epochs} epochs "
+          f"with the defaults: A val mIoU {a_before:.3f}")
+    print(f"B: texture set, {args.images} train / {args.images // 4} shifted val images, 6 classes; U-Net width {width}, "
+          f"batch 8, {torch.get_num_threads()} threads")
+    print(f"{'lr':>7} {'epochs':>6} {'steps':>5} {'B mIoU, A->B':>13} {'A mIoU after':>13} {'B from scratch (lr 1e-2)':>25}")
+    for epochs in args.epochs:
+        scratch, _ = run_sunprep(TrainConfig(data=b, out=work / f"s{epochs}", epochs=epochs, batch_size=8, width=width,
+                                             workers=2))
+        for lr in args.lrs:
+            rows: list[dict[str, float]] = []
+            tuned = train(TrainConfig(data=b, out=work / f"f{epochs}_{lr:g}", epochs=epochs, batch_size=8, lr=lr,
+                                      width=width, init=pre, workers=2), on_epoch=rows.append)
+            print(f"{lr:>7g} {epochs:>6} {epochs * steps_per_epoch:>5} {rows[-1]['val_miou']:>13.3f} "
+                  f"{score(tuned, a_ds, a_val):>13.3f} {scratch:>25.3f}", flush=True)
+
+
+def score(ckpt: Path, ds: Dataset, val: Split) -> float:
+    """Val mIoU of `ckpt` with the head of `ds`'s label space."""
+    model, _ = load_for_eval(ckpt, torch.device("cpu"))
+    cm, _ = evaluate_split(model, space_key(ds.classes), val, len(ds.classes), 16, torch.device("cpu"))
+    return scores(cm).miou
 
 
 def main() -> None:
@@ -188,11 +230,21 @@ def main() -> None:
     c.add_argument("--epochs", type=int, nargs="+", default=[5, 15], help="run lengths (epochs of the train split)")
     c.add_argument("--height", type=int, default=128)
     c.add_argument("--width", type=int, default=256)
+    c.add_argument("--lrs", type=float, nargs="+", default=[TrainConfig.lr], help="sunprep's peak rates to run")
+    c.add_argument("--unet-width", type=int, default=16, help="U-Net channels at full resolution (both recipes)")
+    f = sub.add_parser("finetune")
+    f.add_argument("--images", type=int, default=48, help="B's train images (val: a quarter as many)")
+    f.add_argument("--pre-epochs", type=int, default=20)
+    f.add_argument("--epochs", type=int, nargs="+", default=[5, 10, 20], help="fine-tuning lengths")
+    f.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2])
+    f.add_argument("--height", type=int, default=64)
+    f.add_argument("--width", type=int, default=128)
+    f.add_argument("--unet-width", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        (sweep if args.what == "sweep" else compare)(Path(tmp), args)
+        {"sweep": sweep, "compare": compare, "finetune": finetune}[args.what](Path(tmp), args)
 
 
 if __name__ == "__main__":

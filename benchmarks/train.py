@@ -1,16 +1,20 @@
-"""Training throughput: the full pipeline (loader + model) against the model's own compute floor.
+"""Training throughput: the full pipeline (loader + augmentation + model) against the model's own compute floor.
 
-    python benchmarks/train.py [--images 96] [--width 16] [--batch-size 8] [--rounds 3] [--full-epoch]
+    python benchmarks/train.py [--images 96] [--width 16] [--batch-size 8] [--rounds 3] [--device auto]
+                               [--precision auto] [--compile] [--full-epoch]
 
 Writes a synthetic split of 128x256 images in the export `cityscapes` layout (the layout of the
 public Cityscapes .npy release: float32 images, int64 labels, no classes.csv), then measures in
 one process, steps interleaved so that load from other processes hits all alike:
-- floor: train steps of the same model and batch on tensors already in memory;
-- pipeline: the steps `sunprep train` runs (gather from the in-memory split, flip, convert);
+- floor: train steps of the same model and batch on tensors already on the device;
+- pipeline: the steps `sunprep train` runs (gather from the in-memory split, convert, augment
+  with the default augmentation, then the step), the loader's share timed apart;
 - naive: a DataLoader calling np.load per item, NCHW contiguous tensors (the usual notebook loop);
-and prints images/s, the loader overhead, the time of one epoch of 2,975 images (extrapolated
-from the measured rate and the measured per-file read time), and peak memory. `--full-epoch`
-then also writes 2,975 images (2.3 GB in a temporary folder) and times one epoch of `sunprep train`.
+- with `--compile`: the floor's step through `torch.compile`d model (its compile time apart);
+and prints the device and precision, images/s, the loader overhead, the time of one epoch of
+2,975 images (extrapolated from the measured rate and the measured per-file read time), and peak
+memory. `--full-epoch` then also writes 2,975 images (2.3 GB in a temporary folder) and times
+one epoch of `sunprep train`.
 """
 
 from __future__ import annotations
@@ -23,27 +27,41 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fixtures.npy_dataset import write_npy_dataset
+from sunprep.train import precision
+from sunprep.train.augment import augment
+from sunprep.train.config import TrainConfig
 from sunprep.train.data import open_dataset
-from sunprep.train.loop import prepare, to_batch
+from sunprep.train.loop import pick_device, prepare, to_batch
+from sunprep.train.objective import criterion
 from sunprep.train.unet import UNet, UNetConfig
 
 CITYSCAPES_TRAIN = 2975
+Step = Callable[[torch.Tensor, torch.Tensor], None]
 
 
-def step(model: UNet, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
-    loss = F.cross_entropy(model(x, "h"), y, ignore_index=-1)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+def make_step(model: torch.nn.Module, mode: str, device: torch.device) -> Step:
+    """One optimiser step as `sunprep train` takes it: autocast forward, fp32 loss, scaler."""
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scaler = precision.grad_scaler(mode, device)
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        with precision.autocast(mode, device):
+            logits = model(x, "h")
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(criterion(logits, y)).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    return step
 
 
 class NpyItems(torch.utils.data.Dataset):
@@ -68,11 +86,20 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--precision", default="auto")
+    ap.add_argument("--compile", action="store_true", help="also time the floor's step through torch.compile")
     ap.add_argument("--full-epoch", action="store_true", help="also time one real epoch of 2,975 images")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    mode = precision.resolve(args.precision, device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     bs, n = args.batch_size, args.images - args.images % args.batch_size
-    print(f"torch {torch.__version__}, {args.threads} threads, width {args.width}, batch {bs}, {n} images of 128x256")
+    aug = TrainConfig(data=Path(), out=Path()).augmentation()
+    print(f"torch {torch.__version__}, device {device}"
+          f"{f' ({torch.cuda.get_device_name(device)})' if device.type == 'cuda' else ''}, precision {mode}, "
+          f"{args.threads} threads, width {args.width}, batch {bs}, {n} images of 128x256, augmentation {aug}")
 
     with tempfile.TemporaryDirectory() as tmp:
         root = write_npy_dataset(Path(tmp) / "data", n, 1, seed=0, size=(128, 256), n_classes=19, with_classes=False, with_manifest=False)
@@ -81,52 +108,70 @@ def main() -> None:
         read_s = time.perf_counter() - t
 
         torch.manual_seed(0)
-        device = torch.device("cpu")
-        model = prepare(UNet(UNetConfig(width=args.width), {"h": 19}), device)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        model.train()
-        fixed_x, fixed_y = to_batch(split, np.arange(bs), None, device)
+        model = prepare(UNet(UNetConfig(width=args.width), {"h": 19}), device).train()
+        steps: dict[str, Step] = {"floor": make_step(model, mode, device)}
+        fixed_x, fixed_y = to_batch(split, np.arange(bs), device)
         fixed_x = fixed_x.clone()  # an independent tensor: no gather left in the floor
-        naive_model = UNet(UNetConfig(width=args.width), {"h": 19})  # default NCHW contiguous
-        naive_opt = torch.optim.AdamW(naive_model.parameters(), lr=1e-3)
+        naive_model = UNet(UNetConfig(width=args.width), {"h": 19}).to(device).train()  # default NCHW contiguous
+        steps["naive"] = make_step(naive_model, mode, device)
         loader = torch.utils.data.DataLoader(NpyItems(root / "train", n), batch_size=bs, shuffle=True,
                                              generator=torch.Generator().manual_seed(0))  # fmt: skip
-        step(model, opt, fixed_x, fixed_y)  # warm-up: oneDNN picks its kernels on the first call
-        step(naive_model, naive_opt, fixed_x.contiguous(), fixed_y)
+        compile_s = 0.0
+        if args.compile:
+            compiled = prepare(UNet(UNetConfig(width=args.width), {"h": 19}), device).train()
+            steps["compiled"] = make_step(torch.compile(compiled), mode, device)
+            t = time.perf_counter()
+            steps["compiled"](fixed_x, fixed_y)  # the first call compiles
+            sync()
+            compile_s = time.perf_counter() - t
+        steps["floor"](fixed_x, fixed_y)  # warm-up: oneDNN picks its kernels on the first call
+        steps["naive"](fixed_x.contiguous().to(device), fixed_y)
 
-        # Steps alternate floor / pipeline / naive, so that load from other processes on a shared
-        # machine hits all three alike; the figures are medians of per-step times.
-        times: dict[str, list[float]] = {"floor": [], "pipeline": [], "naive": [], "loader": []}
+        # Steps alternate floor / pipeline / naive (/ compiled), so that load from other processes
+        # on a shared machine hits all alike; the figures are medians of per-step times.
+        times: dict[str, list[float]] = {k: [] for k in ("floor", "pipeline", "naive", "loader", "compiled")}
         rng = np.random.default_rng(0)
+
+        def timed(name: str, run: Callable[[], None]) -> None:
+            sync()
+            t = time.perf_counter()
+            run()
+            sync()
+            times[name].append(time.perf_counter() - t)
+
         for _ in range(args.rounds):
-            order, flips = rng.permutation(n), rng.random(n) < 0.5
+            order = rng.permutation(n)
             naive_batches = iter(loader)
             for b in range(n // bs):
-                t = time.perf_counter()
-                step(model, opt, fixed_x, fixed_y)
-                times["floor"].append(time.perf_counter() - t)
-                t = time.perf_counter()
+                timed("floor", lambda: steps["floor"](fixed_x, fixed_y))
                 idx = order[b * bs : (b + 1) * bs]
-                x, y = to_batch(split, idx, flips[idx], device)
-                times["loader"].append(time.perf_counter() - t)
-                step(model, opt, x, y)
-                times["pipeline"].append(time.perf_counter() - t)
-                t = time.perf_counter()
-                step(naive_model, naive_opt, *next(naive_batches))
-                times["naive"].append(time.perf_counter() - t)
+                batch: list[torch.Tensor] = []
+                timed("loader", lambda: batch.extend(augment(*to_batch(split, idx, device), rng, aug)))  # noqa: B023
+                timed("pipeline", lambda: steps["floor"](*batch))  # noqa: B023
+                times["pipeline"][-1] += times["loader"][-1]
+                x, y = next(naive_batches)
+                timed("naive", lambda: steps["naive"](x.to(device), y.to(device)))  # noqa: B023
+                if args.compile:
+                    timed("compiled", lambda: steps["compiled"](fixed_x, fixed_y))
 
-    rate = {k: bs / statistics.median(v) for k, v in times.items()}
-    best = {k: bs / min(v) for k, v in times.items()}
-    loader_share = sum(times["loader"]) / sum(times["pipeline"])
+    rate = {k: bs / statistics.median(v) for k, v in times.items() if v}
+    best = {k: bs / min(v) for k, v in times.items() if v}
+    overhead = statistics.median(times["loader"]) / statistics.median(times["floor"])
     per_file = read_s / n
     epoch = CITYSCAPES_TRAIN / rate["pipeline"]
     naive_epoch = CITYSCAPES_TRAIN / rate["naive"]
     split_mb = CITYSCAPES_TRAIN * 128 * 256 * (3 * 1 + 2) / 2**20
     print(f"compute floor (in-memory tensors): {rate['floor']:.1f} images/s (fastest step {best['floor']:.1f})")
-    print(f"full pipeline (loader + model):    {rate['pipeline']:.1f} images/s (fastest step {best['pipeline']:.1f})")
-    print(f"loader overhead: {100 * (1 - rate['pipeline'] / rate['floor']):.1f} % of the floor's rate; "
-          f"time in the loader: {100 * loader_share:.2f} % of pipeline time ({1000 * statistics.median(times['loader']):.2f} ms per batch)")
-    print(f"naive loop (DataLoader, np.load per item, NCHW): {rate['naive']:.1f} images/s (fastest step {best['naive']:.1f})")
+    print(f"full pipeline (loader + augmentation + model): {rate['pipeline']:.1f} images/s (fastest step {best['pipeline']:.1f})")
+    print(f"loader overhead (gather, convert, augment): {1000 * statistics.median(times['loader']):.1f} ms per batch = "
+          f"{100 * overhead:.1f} % of the floor's step ({1000 * statistics.median(times['floor']):.1f} ms); "
+          f"{100 * sum(times['loader']) / sum(times['pipeline']):.1f} % of pipeline time")
+    print(f"naive loop (DataLoader, np.load per item, NCHW, no augmentation): {rate['naive']:.1f} images/s "
+          f"(fastest step {best['naive']:.1f})")
+    if args.compile:
+        print(f"torch.compile: {rate['compiled']:.1f} images/s against eager {rate['floor']:.1f} "
+              f"({rate['compiled'] / rate['floor']:.2f}x, fastest steps {best['compiled']:.1f} vs {best['floor']:.1f}); "
+              f"compiling took {compile_s:.0f} s")
     print(f"one epoch of {CITYSCAPES_TRAIN} images at 128x256: {epoch:.0f} s training + {per_file * CITYSCAPES_TRAIN:.0f} s "
           f"to read the split once ({1000 * per_file:.1f} ms per image+label); naive loop: {naive_epoch:.0f} s")  # fmt: skip
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from sunprep.figures.canvas import size_px
 from sunprep.figures.study import results_figure
 from sunprep.train.checkpoint import load_checkpoint
 
-ARGS = ["--epochs", "2", "--width", "8", "--poolings", "2", "--batch-size", "4", "--lr", "0.01", "--device", "cpu", "--quiet"]
+ARGS = ["--epochs", "2", "--width", "8", "--poolings", "2", "--batch-size", "4", "--lr", "0.01", "--device", "cpu", "--quiet",
+        "--finetune-epochs", "1",
+        "--finetune-lr", "0.005"]
 
 
 def test_study_writes_matrix_with_forgetting_and_transfer(tmp_path: Path) -> None:
@@ -41,6 +44,11 @@ def test_study_writes_matrix_with_forgetting_and_transfer(tmp_path: Path) -> Non
     blank = results_figure(list(rows), np.full((4, 2), np.nan), nan4, nan4, ["A", "B"], "")
     assert Image.open(out / "results.png").size == size_px(blank) and f"wrote {out / 'results.png'}" in res.output
     assert len(load_checkpoint(out / "A_to_B" / "last.pt")["heads"]) == 2
+    # Fine-tuning runs its own epochs at its own rate, recorded in the results and each run's config.
+    assert [(r["epochs"], r["lr"]) for r in rows.values()] == [("2", "0.01"), ("2", "0.01"), ("1", "0.005"), ("1", "0.005")]
+    assert "fine-tuning 1 epochs at lr 0.005" in md
+    for run, epochs, lr in (("A", 2, 0.01), ("B_to_A", 1, 0.005)):
+        assert [len(load_checkpoint(out / run / "last.pt")["history"]), json.loads((out / run / "config.json").read_text())["lr"]] == [epochs, lr]
     # A finished study is not retrained: a second call only re-scores.
     before = (out / "A" / "last.pt").stat().st_mtime_ns
     again = CliRunner().invoke(app, ["crossdomain", "--domain-a", str(a), "--domain-b", str(b), "--out", str(out), *ARGS])

@@ -4,6 +4,7 @@ extends a finished run."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sunprep.cli import app
 from sunprep.errors import BadInput
 from sunprep.train import checkpoint
 from sunprep.train.checkpoint import load_checkpoint
+from sunprep.train.config import FINETUNE_EPOCHS, FINETUNE_LR
 from sunprep.train.loop import TrainConfig, train
 
 FAST = {"width": 8, "poolings": 2, "batch_size": 4, "lr": 1e-2, "device": "cpu"}
@@ -124,3 +126,19 @@ def test_resume_with_more_epochs_extends_and_with_fewer_refuses(run: tuple[Path,
     assert '"epochs_after": 3' in (tmp_path / "run" / "config.json").read_text()
     with pytest.raises(BadInput, match="has finished 3 of 3 epochs; pass more than 3"):
         train(replace(cfg, epochs=2, resume=True))
+
+
+def test_fine_tuning_has_its_own_default_rate_and_epochs(run: tuple[Path, Path], tmp_path: Path) -> None:
+    """`--init` without `--lr`/`--epochs` takes the fine-tuning defaults; config.json records what ran."""
+    assert TrainConfig.schedule(None, None, None) == (TrainConfig.epochs, TrainConfig.lr)
+    assert TrainConfig.schedule(tmp_path, None, None) == (FINETUNE_EPOCHS, FINETUNE_LR)
+    assert TrainConfig.schedule(tmp_path, 3, 0.5) == (3, 0.5)
+    assert (TrainConfig.epochs, TrainConfig.lr) != (FINETUNE_EPOCHS, FINETUNE_LR)
+    data, ckpt = run
+    common = ["--data", str(data), "--epochs", "1", "--width", "8", "--poolings", "2", "--batch-size", "4", "--device", "cpu", "--quiet"]
+    for name, extra, lr in (("tuned", ["--init", str(ckpt)], FINETUNE_LR), ("scratch", [], TrainConfig.lr)):
+        res = CliRunner().invoke(app, ["train", "--out", str(tmp_path / name), *extra, *common])
+        assert res.exit_code == 0, res.output
+        saved = json.loads((tmp_path / name / "config.json").read_text())
+        assert saved["lr"] == lr and saved["epochs"] == 1
+        assert load_checkpoint(tmp_path / name / "last.pt")["history"][0]["lr"] == 0.0  # the schedule ran to its end

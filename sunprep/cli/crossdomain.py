@@ -19,9 +19,11 @@ def crossdomain(
     domain_a: Annotated[Path, typer.Option(help="Domain A export (e.g. SUN RGB-D, 39 classes).")],
     domain_b: Annotated[Path, typer.Option(help="Domain B export (e.g. Cityscapes, 19 classes).")],
     out: Annotated[Path, typer.Option(help="Study folder: A/, B/, A_to_B/, B_to_A/, results.csv, results.md, results.png.")],
-    epochs: Annotated[int, typer.Option(help="Epochs of every run (fine-tuning too: equal epochs).")] = CrossConfig.epochs,
+    epochs: Annotated[int, typer.Option(help="Epochs of the from-scratch runs A and B.")] = CrossConfig.epochs,
+    finetune_epochs: Annotated[int, typer.Option(help="Epochs of the fine-tuning runs A->B and B->A.")] = CrossConfig.finetune_epochs,
     batch_size: Annotated[int, typer.Option(help=GLOBAL_BATCH)] = TrainConfig.batch_size,
-    lr: Annotated[float, typer.Option(help="AdamW peak learning rate.")] = TrainConfig.lr,
+    lr: Annotated[float, typer.Option(help="AdamW peak learning rate of the from-scratch runs.")] = TrainConfig.lr,
+    finetune_lr: Annotated[float, typer.Option(help="AdamW peak learning rate of the fine-tuning runs.")] = CrossConfig.finetune_lr,
     width: Width = TrainConfig.width,
     poolings: Poolings = TrainConfig.poolings,
     device: Device = "auto",
@@ -44,6 +46,8 @@ def crossdomain(
         domain_a=domain_a, domain_b=domain_b, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width,
         poolings=poolings,
         device=device, seed=seed, workers=workers, precision=precision, compile=compile,
+        finetune_epochs=finetune_epochs,
+        finetune_lr=finetune_lr,
     )  # fmt: skip
     with session(pick_device(device)) as world, progress_bar(quiet or not world.main) as bar:
         task = bar.add_task("crossdomain", total=None)

@@ -10,7 +10,7 @@ import typer
 from sunprep.cli.app import app, guarded
 from sunprep.cli.options import GLOBAL_BATCH, Compile, Device, Poolings, Precision, Quiet, Width, Workers
 from sunprep.progress import progress_bar
-from sunprep.train.config import ClassWeights, TrainConfig
+from sunprep.train.config import FINETUNE_EPOCHS, FINETUNE_LR, ClassWeights, TrainConfig
 
 
 def epoch_line(row: dict[str, float]) -> str:
@@ -27,9 +27,11 @@ def epoch_line(row: dict[str, float]) -> str:
 def train(
     data: Annotated[Path, typer.Option(help="Export folder: cityscapes (.npy), parquet or cityscapes-official layout.")],
     out: Annotated[Path, typer.Option(help="Run folder: last.pt, metrics.csv, curves.png, config.json.")],
-    epochs: Annotated[int, typer.Option(help="Epochs; the poly schedule reaches 0 at the last.")] = TrainConfig.epochs,
+    epochs: Annotated[int | None, typer.Option(help="Epochs; the poly schedule reaches 0 at the last.",
+                                               show_default=f"{TrainConfig.epochs}; {FINETUNE_EPOCHS} with --init")] = None,
     batch_size: Annotated[int, typer.Option(help=GLOBAL_BATCH)] = TrainConfig.batch_size,
-    lr: Annotated[float, typer.Option(help="AdamW peak learning rate, after the warm-up.")] = TrainConfig.lr,
+    lr: Annotated[float | None, typer.Option(help="AdamW peak learning rate, after the warm-up.",
+                                             show_default=f"{TrainConfig.lr:g}; {FINETUNE_LR:g} with --init")] = None,
     warmup: Annotated[float, typer.Option(help="Fraction of all steps warming up linearly to --lr.")] = TrainConfig.warmup,
     scale: Annotated[bool, typer.Option(help="Random resize in [--scale-min, --scale-max], crop/pad (void) back.")] = TrainConfig.scale,
     scale_min: Annotated[float, typer.Option(help="Smallest random resize factor.")] = TrainConfig.scale_min,
@@ -58,6 +60,7 @@ def train(
     from sunprep.train.loop import pick_device
     from sunprep.train.loop import train as run_train
 
+    epochs, lr = TrainConfig.schedule(init, epochs, lr)  # fine-tuning has its own defaults
     cfg = TrainConfig(
         data=data, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width, poolings=poolings,
         class_weights=class_weights, init=init, resume=resume, device=device, seed=seed, workers=workers,

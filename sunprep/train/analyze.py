@@ -84,7 +84,7 @@ def bottleneck(model: UNet, split: Split, batch_size: int, device: torch.device)
     model.eval()
     out = []
     for start in range(0, len(split), batch_size):
-        x, _ = to_batch(split, np.arange(start, min(len(split), start + batch_size)), None, device)
+        x, _ = to_batch(split, np.arange(start, min(len(split), start + batch_size)), device)
         out.append(model.trunk(x)[1].float().cpu())
     return torch.cat(out)
 

@@ -50,6 +50,12 @@ class AugmentConfig:
         return self.scale is not None or self.flip or self.photometric
 
 
+# Fine-tuning (`train --init`, crossdomain's A->B and B->A) starts from learnt features: its own
+# peak rate and length, measured by `benchmarks/recipe.py finetune` (README: sunprep train).
+FINETUNE_EPOCHS = 10
+FINETUNE_LR = 3e-3
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     data: Path
@@ -93,6 +99,14 @@ class TrainConfig:
     def to_json(self) -> dict[str, Any]:
         return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}
 
+    @staticmethod
+    def schedule(init: Path | None, epochs: int | None, lr: float | None) -> tuple[int, float]:
+        """(epochs, peak lr): the ones given, else the defaults of training from scratch or, with
+        `init`, of fine-tuning."""
+        scratch = init is None
+        return (epochs if epochs is not None else TrainConfig.epochs if scratch else FINETUNE_EPOCHS,
+                lr if lr is not None else TrainConfig.lr if scratch else FINETUNE_LR)
+
     def augmentation(self) -> AugmentConfig:
         return AugmentConfig(scale=(self.scale_min, self.scale_max) if self.scale else None, flip=self.flip,
                              photometric=self.photometric)
@@ -121,9 +135,11 @@ class CrossConfig:
     domain_a: Path  # A and B, not source and target: each is fine-tuned onto the other
     domain_b: Path
     out: Path
-    epochs: int = 10  # per run; fine-tuning gets as many as from-scratch training (equal epochs)
+    epochs: int = 10  # per from-scratch run
     batch_size: int = TrainConfig.batch_size
     lr: float = TrainConfig.lr
+    finetune_epochs: int = FINETUNE_EPOCHS  # per fine-tuning run (A->B, B->A)
+    finetune_lr: float = FINETUNE_LR
     width: int = TrainConfig.width
     poolings: int = TrainConfig.poolings
     seed: int = 0

@@ -2,7 +2,8 @@
 
 Fine-tuning shares the encoder-decoder and keeps each domain's own head, so the fine-tuned model
 can still be scored on its source domain: the drop there is *forgetting*. Its score on the target
-against the from-scratch model of equal epochs is *transfer*. Every run lives in its own folder
+against the from-scratch model is *transfer*; fine-tuning has its own epochs and peak rate
+(`--finetune-epochs`, `--finetune-lr`), written beside every row of the results. Every run lives in its own folder
 and is resumed (or skipped when finished), so an interrupted study continues where it stopped.
 """
 
@@ -44,6 +45,8 @@ class Row:
     miou_on_b: float
     forgetting: float  # source-domain mIoU lost by fine-tuning (fine-tuned rows only)
     transfer: float  # target mIoU of fine-tuned minus from-scratch (fine-tuned rows only)
+    epochs: int  # of this run (fine-tuning: its own, after the source run's)
+    lr: float  # peak rate of this run
 
 
 RUNS = (("A", "a", None), ("B", "b", None), ("A_to_B", "b", "A"), ("B_to_A", "a", "B"))
@@ -58,14 +61,16 @@ def run_study(
         poolings=cfg.poolings, seed=cfg.seed, device=cfg.device, workers=cfg.workers, precision=cfg.precision,
         compile=cfg.compile,
     )  # fmt: skip
+    tune = replace(base, epochs=cfg.finetune_epochs, lr=cfg.finetune_lr)  # checked now, before the first run
     data = {"a": cfg.domain_a, "b": cfg.domain_b}
     ckpts: dict[str, Path] = {}
     for name, domain, init in RUNS:
         out = Path(cfg.out) / name
         last = out / "last.pt"
+        run = tune if init else base
         done = distributed.on_main(lambda: load_checkpoint(last)["epoch"] if last.exists() else 0, distributed.world())  # noqa: B023
-        if done < cfg.epochs:
-            run_cfg = replace(base, data=data[domain], out=out, init=ckpts.get(init or ""), resume=done > 0)
+        if done < run.epochs:
+            run_cfg = replace(run, data=data[domain], out=out, init=ckpts.get(init or ""), resume=done > 0)
             label = name.replace("_to_", "->")
             train(run_cfg, _labelled(on_batch, label), on_epoch, on_note)
         ckpts[name] = out / "last.pt"
@@ -76,12 +81,12 @@ def run_study(
     miou = {name: {k: _score(ckpts[name], domains[k], vals[k], cfg, device) for k in data} for name, _, _ in RUNS}
     nan = float("nan")
     return [
-        Row("A", "A", miou["A"]["a"], miou["A"]["b"], nan, nan),
-        Row("B", "B", miou["B"]["a"], miou["B"]["b"], nan, nan),
+        Row("A", "A", miou["A"]["a"], miou["A"]["b"], nan, nan, base.epochs, base.lr),
+        Row("B", "B", miou["B"]["a"], miou["B"]["b"], nan, nan, base.epochs, base.lr),
         Row("A->B", "A then B", miou["A_to_B"]["a"], miou["A_to_B"]["b"],
-            miou["A"]["a"] - miou["A_to_B"]["a"], miou["A_to_B"]["b"] - miou["B"]["b"]),
+            miou["A"]["a"] - miou["A_to_B"]["a"], miou["A_to_B"]["b"] - miou["B"]["b"], tune.epochs, tune.lr),
         Row("B->A", "B then A", miou["B_to_A"]["a"], miou["B_to_A"]["b"],
-            miou["B"]["b"] - miou["B_to_A"]["b"], miou["B_to_A"]["a"] - miou["A"]["a"]),
+            miou["B"]["b"] - miou["B_to_A"]["b"], miou["B_to_A"]["a"] - miou["A"]["a"], tune.epochs, tune.lr),
     ]  # fmt: skip
 
 
@@ -100,9 +105,10 @@ def write_results(rows: list[Row], cfg: CrossConfig) -> list[Path]:
     out = Path(cfg.out)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["model", "trained_on", "miou_on_a", "miou_on_b", "forgetting", "transfer"])
+    w.writerow(["model", "trained_on", "miou_on_a", "miou_on_b", "forgetting", "transfer", "epochs", "lr"])
     for r in rows:
-        w.writerow([r.model, r.trained_on, *(score_text(v, 6) for v in (r.miou_on_a, r.miou_on_b, r.forgetting, r.transfer))])
+        w.writerow([r.model, r.trained_on, *(score_text(v, 6) for v in (r.miou_on_a, r.miou_on_b, r.forgetting, r.transfer)),
+                    r.epochs, f"{r.lr:g}"])
     write_text_atomic(out / "results.csv", buf.getvalue())
     write_text_atomic(out / "results.md", markdown(rows, cfg))
     save_png(figure(rows, cfg), out / "results.png")
@@ -120,18 +126,20 @@ def figure(rows: list[Row], cfg: CrossConfig) -> Figure:
 
 def markdown(rows: list[Row], cfg: CrossConfig) -> str:
     lines = [
-        f"A = `{cfg.domain_a}`, B = `{cfg.domain_b}`; {cfg.epochs} epochs per run; val mIoU.",
+        f"A = `{cfg.domain_a}`, B = `{cfg.domain_b}`; from scratch {cfg.epochs} epochs at lr {cfg.lr:g}, fine-tuning "
+        f"{cfg.finetune_epochs} epochs at lr {cfg.finetune_lr:g}; val mIoU.",
         "",
-        "| model | trained on | mIoU on A | mIoU on B | forgetting | transfer |",
-        "|---|---|---:|---:|---:|---:|",
+        "| model | trained on | mIoU on A | mIoU on B | forgetting | transfer | epochs | lr |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         vals = " | ".join(score_text(v, 4, "-") for v in (r.miou_on_a, r.miou_on_b, r.forgetting, r.transfer))
-        lines.append(f"| {r.model} | {r.trained_on} | {vals} |")
+        lines.append(f"| {r.model} | {r.trained_on} | {vals} | {r.epochs} | {r.lr:g} |")
     lines += [
         "",
         "forgetting: the source domain's mIoU drop after fine-tuning (its own head, shared trunk moved on).",
-        "transfer: fine-tuned minus from-scratch mIoU on the target, at equal epochs (> 0: pre-training helped).",
+        "transfer: fine-tuned minus from-scratch mIoU on the target (> 0: pre-training helped); the fine-tuning run's",
+        "epochs come after its source run's.",
         "'-' under a domain: the model has no head for that label space.",
     ]
     return "\n".join(lines) + "\n"

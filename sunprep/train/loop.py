@@ -86,15 +86,12 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def to_batch(split: Split, idx: np.ndarray, flips: np.ndarray | None, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def to_batch(split: Split, idx: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Gather a batch; images become float NCHW in channels_last layout for free (NHWC permuted).
 
     uint8 crosses to the device before conversion: a quarter of the bytes of float32.
     """
     imgs, labs = split.images[idx], split.labels[idx]
-    if flips is not None and flips.any():
-        imgs[flips] = imgs[flips, :, ::-1]
-        labs[flips] = labs[flips, :, ::-1]
     x = torch.from_numpy(imgs).to(device, non_blocking=True).permute(0, 3, 1, 2)
     x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
     return x, torch.from_numpy(labs).to(device, non_blocking=True).long()
@@ -115,7 +112,7 @@ def infer(
     mode = precision.resolve(precision_, device)
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(n, start + batch_size))
-        x, y = to_batch(split, idx, None, device)
+        x, y = to_batch(split, idx, device)
         with precision.autocast(mode, device):
             logits = model(x, head)
         loss = criterion(logits, y, reduction="sum")
@@ -269,7 +266,7 @@ def train(
         with _epoch_rng(cfg.seed, epoch, w, device):
             for b, idx in enumerate(batches_of):
                 step_rng = np.random.default_rng([cfg.seed, epoch, b, w.rank])
-                x, y = augment(*to_batch(train_split, idx, None, device), step_rng, aug)
+                x, y = augment(*to_batch(train_split, idx, device), step_rng, aug)
                 with precision.autocast(mode, device):
                     # A skipped step bypasses DDP: a forward pass through it wants its backward.
                     logits = (net if steps[b] else model)(x, key)
