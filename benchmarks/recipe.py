@@ -188,7 +188,8 @@ def finetune(work: Path, args: argparse.Namespace) -> None:
     a = write_npy_dataset(work / "a", 96, 24, seed=0, size=size, n_classes=5)
     b = write_set(work / "b", texture_samples(args.images, seed=2, size=size, shifted=False),
                   texture_samples(args.images // 4, seed=3, size=size, shifted=True), 6)
-    pre = train(TrainConfig(data=a, out=work / "pre", epochs=args.pre_epochs, batch_size=8, width=width, workers=2))
+    pre = train(TrainConfig(data=a, out=work / "pre", epochs=args.pre_epochs, batch_size=8, width=width, seed=args.seed,
+                            workers=2))
     a_ds = open_dataset(a)
     a_val = a_ds.load("val", 2)
     a_before = score(pre, a_ds, a_val)
@@ -196,15 +197,15 @@ def finetune(work: Path, args: argparse.Namespace) -> None:
     print(f"A: 96 colour-mosaic images (fixtures.npy_dataset, 5 classes) at {size[0]}x{size[1]}, {args.pre_epochs} epochs "
           f"with the defaults: A val mIoU {a_before:.3f}")
     print(f"B: texture set, {args.images} train / {args.images // 4} shifted val images, 6 classes; U-Net width {width}, "
-          f"batch 8, {torch.get_num_threads()} threads")
+          f"batch 8, seed {args.seed}, {torch.get_num_threads()} threads")
     print(f"{'lr':>7} {'epochs':>6} {'steps':>5} {'B mIoU, A->B':>13} {'A mIoU after':>13} {'B from scratch (lr 1e-2)':>25}")
     for epochs in args.epochs:
         scratch, _ = run_sunprep(TrainConfig(data=b, out=work / f"s{epochs}", epochs=epochs, batch_size=8, width=width,
-                                             workers=2))
+                                             seed=args.seed, workers=2))
         for lr in args.lrs:
             rows: list[dict[str, float]] = []
             tuned = train(TrainConfig(data=b, out=work / f"f{epochs}_{lr:g}", epochs=epochs, batch_size=8, lr=lr,
-                                      width=width, init=pre, workers=2), on_epoch=rows.append)
+                                      width=width, init=pre, seed=args.seed, workers=2), on_epoch=rows.append)
             print(f"{lr:>7g} {epochs:>6} {epochs * steps_per_epoch:>5} {rows[-1]['val_miou']:>13.3f} "
                   f"{score(tuned, a_ds, a_val):>13.3f} {scratch:>25.3f}", flush=True)
 
@@ -240,6 +241,7 @@ def main() -> None:
     f.add_argument("--height", type=int, default=64)
     f.add_argument("--width", type=int, default=128)
     f.add_argument("--unet-width", type=int, default=8)
+    f.add_argument("--seed", type=int, default=0, help="of weights, order and augmentation (the data stay the same)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
