@@ -62,7 +62,8 @@ class TrainConfig:
     out: Path
     epochs: int = 20
     batch_size: int = 8  # 8 x 128x256 fits any laptop; BN statistics stay usable
-    lr: float = 1e-2  # AdamW peak rate after warm-up, poly to 0: benchmarks/recipe.py sweep (1e-3 learns slowly, 2e-2 diverges)
+    lr: float = 1e-2  # AdamW peak after warm-up, poly to 0; short runs: benchmarks/recipe.py sweep (2e-2 diverges; over
+    # 1,500 steps 1e-3 ends higher, README: long runs)
     weight_decay: float = 1e-4
     width: int = 16  # measured in benchmarks/train.py: ~1.4 min/epoch of 2,975 images on 2 cores
     poolings: int = 4  # U-Net downsamplings; 128x256 -> an 8x16 bottleneck
