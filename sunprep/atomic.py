@@ -15,6 +15,7 @@ for; their folder's entry is made durable by `sync_dirs` (see sunprep.export.man
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 from collections.abc import Iterable, Iterator
@@ -25,18 +26,37 @@ from typing import BinaryIO
 from sunprep.errors import BadInput
 
 TMP_MARK = ".tmp"  # in every temporary's name: `.<name>.<random>.tmp<suffix>`
+NAME_MAX = 255  # bytes in one file name: ext4, xfs, btrfs, tmpfs and NFS all stop there
+_RANDOM_HEX = 12  # secrets.token_hex(6)
+_MAX_SUFFIX = 16  # bytes
+
+
+def temporary_parts(name: str) -> tuple[str, str]:
+    """(stem, suffix) of `name` in its temporaries' names `.<stem>.<random>.tmp<suffix>`, cut
+    (at a character boundary) to fit NAME_MAX bytes however long `name` is.
+
+    The final name may be near the limit itself (a 250-character scene folder): a temporary
+    embedding it whole could not be created, and every re-run failed the same way. A suffix too
+    long to be a format's (`.npy`, `.png`) is dropped rather than cut.
+    """
+    suffix = Path(name).suffix
+    if len(suffix.encode()) > _MAX_SUFFIX:
+        suffix = ""
+    room = NAME_MAX - len(f"..{'0' * _RANDOM_HEX}{TMP_MARK}{suffix}".encode())
+    return name.encode()[:room].decode(errors="ignore"), suffix
 
 
 def create_temporary(folder: Path, name: str) -> tuple[int, Path]:
     """A new, empty file `folder/.<name>.<random>.tmp<suffix>` opened for writing: (fd, path).
 
-    The name keeps the final suffix, so writers that infer a format from it (PIL, numpy) work.
+    The name keeps the final suffix, so writers that infer a format from it (PIL, numpy) work;
+    `<name>` is cut to fit the file-name limit (`temporary_parts`).
     """
     folder = Path(folder)
-    suffix = Path(name).suffix
+    stem, suffix = temporary_parts(name)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
-        tmp = folder / f".{name}.{secrets.token_hex(6)}{TMP_MARK}{suffix}"
+        tmp = folder / f".{stem}.{secrets.token_hex(_RANDOM_HEX // 2)}{TMP_MARK}{suffix}"
         try:
             return os.open(tmp, flags, 0o666), tmp  # 0o666 & ~umask: what open() gives
         except FileExistsError:  # 48 random bits: only a collision retries
@@ -123,7 +143,8 @@ def stale_temporaries(path: Path) -> list[Path]:
     Only a kill leaves one (an exception removes it); a re-run of the same writer clears them.
     """
     path = Path(path)
-    return sorted(path.parent.glob(f".{path.name}.*{TMP_MARK}{path.suffix}"))
+    stem, suffix = temporary_parts(path.name)
+    return sorted(path.parent.glob(f".{glob.escape(stem)}.*{TMP_MARK}{glob.escape(suffix)}"))
 
 
 def check_out_folder(path: Path) -> None:

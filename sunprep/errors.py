@@ -48,12 +48,15 @@ class TrainError(SunprepError):
 def skip_reason(err: Exception, where: object) -> tuple[str, str]:
     """(one-line reason, traceback) for a failure while reading one item of a batch.
 
-    An expected failure is its own message, with no traceback. Anything else is a bug or a
+    An expected failure is its own message, with no traceback; so is any OSError (an unreadable
+    file or folder is the item's state, whichever reader met it). Anything else is a bug or a
     damage nobody foresaw: the line names the item and the exception's type, and the traceback
     goes into the run's report for debugging, so the batch can carry on without hiding it.
     """
     if isinstance(err, SunprepError):
         return str(err), ""
+    if isinstance(err, OSError):  # a permission, a vanished file, an I/O error: the item's state, not a bug
+        return f"{err.filename or where}: cannot read ({err.strerror or first_line(err)})", ""
     detail = f": {first_line(err)}" if str(err).strip() else ""
     tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
     return f"{where}: unexpected {type(err).__name__}{detail}", tb

@@ -51,7 +51,20 @@ def test_unwritable_out_is_exit_2(data, tmp_path) -> None:
         result = export(data, locked / "out")
     finally:
         locked.chmod(0o700)
-    assert result.exit_code == 2 and "cannot write" in one_error_line(result)
+    line = one_error_line(result)
+    assert result.exit_code == 2 and f"{locked}: not writable" in line and "re-run" not in line
+
+
+def test_a_permission_denied_mid_run_says_not_writable_not_re_run(data, tmp_path, monkeypatch) -> None:
+    """Re-running cannot help a permission error: the line says what is wrong instead."""
+
+    def denied(folder, name, data_, **kw):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder / name))
+
+    monkeypatch.setattr(formats, "stage_bytes", denied)
+    result = export(data, tmp_path / "out")
+    line = one_error_line(result)
+    assert result.exit_code == 2 and "not writable (Permission denied)" in line and "re-run" not in line
 
 
 def test_full_disk_is_one_line_and_the_rerun_resumes(data, tmp_path, monkeypatch) -> None:

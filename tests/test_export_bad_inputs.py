@@ -17,6 +17,7 @@ from fixtures.scenes import encode_depth_png, write_dataset, write_seg_mat
 from sunprep.cli.app import app
 from sunprep.errors import BadInput
 from sunprep.export.run import ExportConfig, run_export
+from sunprep.sunrgbd.check import ScanConfig, run_scan
 from sunprep.sunrgbd.scene import read_scene
 
 SIZE = (24, 33)
@@ -139,3 +140,23 @@ def test_cli_exit_1_names_skipped_scenes_and_strict_exits_2(broken, tmp_path) ->
     assert strict.exit_code == 2
     first = min(expected)  # scenes are exported in sorted order
     assert f"error: {expected[first][0]}: " in strict.output
+
+
+def test_an_unreadable_file_is_an_expected_one_line_skip(tmp_path, monkeypatch) -> None:
+    """A PermissionError (any OSError) while reading a scene is its state, not a bug marker."""
+    root = tmp_path / "data"
+    scenes = write_dataset(root, 3, seed=5, size=SIZE)
+    index = scenes[1] / "annotation2Dfinal" / "index.json"
+    real = Path.read_bytes
+
+    def denied(self: Path) -> bytes:
+        if self == index:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    report = run_export(ExportConfig(root=root, out=tmp_path / "out", size=(8, 16), workers=1))
+    (skip,) = report.skipped
+    assert skip.reason == f"{index}: cannot read (Permission denied)" and skip.traceback == ""
+    (check,) = [c for c in run_scan(ScanConfig(root=root)) if c.problems]
+    assert check.problems == (f"{index}: cannot read (Permission denied)",) and check.tracebacks == ()

@@ -18,7 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from sunprep.atomic import publish, stage_bytes
+from sunprep.atomic import NAME_MAX, publish, stage_bytes
+from sunprep.errors import BadInput
 from sunprep.export.manifest import Done
 from sunprep.export.sample import Encoded, Meta, Sample
 
@@ -75,6 +76,11 @@ class FilePerRole:
         raise NotImplementedError
 
     def stage(self, split: str, enc: Encoded) -> Encoded:
+        """Write the files under temporary names; BadInput (the scene's skip) when a final name
+        could not exist, before anything is written."""
+        for rel in self.paths(split, 0, enc.meta).values():
+            if (n := max(len(part.encode()) for part in Path(rel).parts)) > NAME_MAX:
+                raise BadInput(f"{enc.meta.scene}: output name {Path(rel).name[:40]}... would be {n} bytes, over the {NAME_MAX}-byte file-name limit")
         folder = self.out / STAGING / str(os.getpid())
         folder.mkdir(parents=True, exist_ok=True)
         staged = {role: str(stage_bytes(folder, f"{enc.meta.name}.{role}", data, durable=True)) for role, data in enc.files.items()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -29,7 +30,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Literal
 
-from sunprep.atomic import write_text_atomic
+from sunprep.atomic import check_out_folder, write_text_atomic
 from sunprep.errors import BadInput, skip_reason
 from sunprep.export.cityscapes import DepthEncoding
 from sunprep.export.cityscapes_source import discover_frames, has_disparity, load_label_table
@@ -191,7 +192,10 @@ def export_one(job: SunrgbdJob | CityscapesJob) -> Encoded | Skipped:
         reason, tb = skip_reason(err, job.scene)
         return Skipped(job.scene, reason, tb)
     writer: Writer = _WORKER["writer"]
-    return writer.stage(job.split, Encoded(meta, files, checksum(files), *cfg.size))
+    try:
+        return writer.stage(job.split, Encoded(meta, files, checksum(files), *cfg.size))
+    except BadInput as err:  # the scene's output cannot exist (a name over the limit); OSError stops the run
+        return Skipped(job.scene, str(err))
 
 
 def unlabeled_reason(meta: Meta) -> str:
@@ -433,8 +437,9 @@ def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
     first bad scene; otherwise bad scenes are returned in the report's `skipped`.
     """
     started = time.perf_counter()
-    plan = validate(cfg)
     out = Path(cfg.out)
+    check_out_folder(out)  # before reading the dataset, not after
+    plan = validate(cfg)
     try:
         progress = resume(out, plan, hooks)
         place_all(cfg, plan, progress, hooks)
@@ -446,6 +451,8 @@ def run_export(cfg: ExportConfig, hooks: Hooks = Hooks()) -> ExportReport:
 def output_error(err: OSError, out: Path) -> BadInput:
     """One line for a write that failed; what the journal recorded so far stays valid for a re-run."""
     where = err.filename or out
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):  # a re-run meets the same wall
+        return BadInput(f"{where}: not writable ({err.strerror}); choose another --out or fix its permissions")
     return BadInput(f"{where}: cannot write ({err.strerror or err}); samples finished so far are kept, re-run to resume")
 
 
