@@ -143,20 +143,22 @@ def test_cli_exit_1_names_skipped_scenes_and_strict_exits_2(broken, tmp_path) ->
 
 
 def test_an_unreadable_file_is_an_expected_one_line_skip(tmp_path, monkeypatch) -> None:
-    """A PermissionError (any OSError) while reading a scene is its state, not a bug marker."""
+    """A PermissionError (any OSError) while reading a scene is its state, not a bug marker,
+    whichever reader meets it: index.json's own, or the input checksum's read of the JPEG."""
     root = tmp_path / "data"
-    scenes = write_dataset(root, 3, seed=5, size=SIZE)
+    scenes = write_dataset(root, 4, seed=5, size=SIZE)
     index = scenes[1] / "annotation2Dfinal" / "index.json"
+    jpeg = _one(scenes[2] / "image", "*.jpg")
     real = Path.read_bytes
 
     def denied(self: Path) -> bytes:
-        if self == index:
+        if self in (index, jpeg):
             raise PermissionError(13, "Permission denied", str(self))
         return real(self)
 
     monkeypatch.setattr(Path, "read_bytes", denied)
     report = run_export(ExportConfig(root=root, out=tmp_path / "out", size=(8, 16), workers=1))
-    (skip,) = report.skipped
-    assert skip.reason == f"{index}: cannot read (Permission denied)" and skip.traceback == ""
+    assert [(s.reason, s.traceback) for s in report.skipped] == [
+        (f"{index}: cannot read (Permission denied)", ""), (f"{jpeg}: cannot read (Permission denied)", "")]
     (check,) = [c for c in run_scan(ScanConfig(root=root)) if c.problems]
     assert check.problems == (f"{index}: cannot read (Permission denied)",) and check.tracebacks == ()
