@@ -174,3 +174,12 @@ def test_workers_exit_when_the_parent_is_killed(dataset, tmp_path) -> None:
         jpg.unlink()
         jpg.write_bytes(real)
     assert survivors == []
+
+
+def test_the_same_root_by_another_path_resumes(dataset, tmp_path, monkeypatch) -> None:
+    """Relative and absolute spellings of one root are one export's settings."""
+    out = tmp_path / "out"
+    run_export(ExportConfig(root=dataset, out=out, size=(16, 32), workers=1))
+    monkeypatch.chdir(dataset.parent)
+    again = run_export(ExportConfig(root=Path(dataset.name), out=out, size=(16, 32), workers=1))
+    assert again.resumed == sum(again.counts.values()) > 0 and again.processed == 0

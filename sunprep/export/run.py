@@ -82,7 +82,11 @@ class ExportConfig:
     keep_unlabeled: bool = False  # export scenes without a labelled pixel (all void) instead of leaving them out
 
     def settings(self, mapping_fingerprint: str) -> dict:
-        """Everything that decides the output bytes (not workers, not strict), for resume checks."""
+        """Everything that decides the output bytes (not workers, not strict), for resume checks.
+
+        Paths are resolved: `--root data` and `--root /abs/data` are one input, and a resume from
+        another working directory must not be refused as other settings.
+        """
         keep = asdict(self)
         for k in ("out", "workers", "strict"):
             keep.pop(k)
@@ -98,7 +102,7 @@ class ExportConfig:
         if self.sensors == DEFAULT_SENSOR_FOLDERS or self.dataset != "sunrgbd":  # likewise
             keep.pop("sensors")
         keep["mapping_fingerprint"] = mapping_fingerprint
-        return json.loads(json.dumps(keep, default=str))
+        return json.loads(json.dumps(keep, default=lambda v: str(Path(v).resolve()) if isinstance(v, Path) else str(v)))
 
 
 @dataclass(frozen=True)
