@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -13,9 +14,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from fixtures.names import RAW_NAMES
-from fixtures.scenes import write_scene
+from fixtures.scenes import write_dataset, write_scene
 from fixtures.seg2d import Seg2DEntry, write_seg2d
 from sunprep.errors import BadInput
+from sunprep.export.run import ExportConfig, run_export
+from sunprep.sunrgbd.check import ScanConfig, run_scan
 from sunprep.sunrgbd.mat import open_seg2d
 from sunprep.sunrgbd.scene import read_labels, read_scene
 
@@ -75,6 +78,21 @@ def test_refined_falls_back_to_raw(tmp_path: Path) -> None:
     scene = read_scene(tmp_path / "s", tmp_path)
     assert scene.depth_source == "depth"
     np.testing.assert_array_equal(scene.depth, truth.depth_raw)
+    assert scene.warnings == (f"{tmp_path / 's' / 'depth_bfx'}: missing, raw depth/ used instead of the refined depth",)
+    assert read_scene(tmp_path / "s", tmp_path, depth="raw").warnings == ()  # asked for: nothing to say
+
+
+def test_the_raw_depth_fallback_is_counted_in_scan_and_the_export_report(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    scenes = write_dataset(root, 3, seed=3, size=SMALL)
+    shutil.rmtree(scenes[1] / "depth_bfx")
+    want = f"{scenes[1] / 'depth_bfx'}: missing, raw depth/ used instead of the refined depth"
+    checks = run_scan(ScanConfig(root=root))
+    fallback = lambda warnings: [w for w in warnings if "depth_bfx" in w]
+    assert [fallback(c.warnings) for c in checks] == [[], [want], []] and all(c.ok for c in checks)
+    report = run_export(ExportConfig(root=root, out=tmp_path / "out", size=(8, 8), workers=1))
+    assert fallback(report.warnings) == [want]
+    assert fallback(json.loads((tmp_path / "out" / "report.json").read_text())["warnings"]) == [want]
 
 
 def test_label_preference_seg_mat_then_seg2d_then_json(tmp_path: Path) -> None:

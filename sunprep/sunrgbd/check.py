@@ -16,6 +16,7 @@ from sunprep.sunrgbd.depth import NO_DEPTH, DepthChoice, read_depth_png
 from sunprep.sunrgbd.discover import discover_scenes
 from sunprep.sunrgbd.mat import Seg2D, open_seg2d
 from sunprep.sunrgbd.scene import (
+    depth_warnings,
     find_depth,
     find_image,
     labels_for,
@@ -100,7 +101,7 @@ def check_scene(
         scene_type=scene_type,
         depth_source=found[1] if found else NO_DEPTH if depth == NO_DEPTH else "",
         problems=tuple(problems),
-        warnings=record.warnings if record else (),
+        warnings=(record.warnings if record else ()) + (depth_warnings(scene_dir, depth, found[1]) if found else ()),
         tracebacks=tuple(tracebacks),
         unlabeled=record is not None and not record.labels.any(),
         sensor=sensor_of(scene_key(scene_dir.resolve().as_posix())),

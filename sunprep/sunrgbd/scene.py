@@ -114,6 +114,14 @@ def find_depth(scene_dir: Path, image: Path | None, depth: Literal["refined", "r
     raise BadInput(f"{scene_dir / folders[-1]}: no depth PNG")
 
 
+def depth_warnings(scene_dir: Path, depth: DepthChoice, source: str) -> tuple[str, ...]:
+    """The fallback from refined to raw depth, said: the sample's depth then has the sensor's
+    holes and noise, which a user asking for the refined maps would not expect silently."""
+    if depth == "refined" and source == "depth":
+        return (f"{scene_dir / 'depth_bfx'}: missing, raw depth/ used instead of the refined depth",)
+    return ()
+
+
 def _read_matrix(path: Path, rows: int, cols: int) -> np.ndarray:
     try:
         values = np.array(regular_file(path).read_text(encoding="utf-8").split(), dtype=np.float64)
@@ -222,5 +230,5 @@ def read_scene(
         label_source=record.label_source,
         depth_source=depth_source,
         extrinsics=extrinsics,
-        warnings=record.warnings,
+        warnings=record.warnings + depth_warnings(scene_dir, depth, depth_source),
     )
