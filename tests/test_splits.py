@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
+from typer.testing import CliRunner
 
+from fixtures.scenes import write_dataset
+from sunprep.cli.app import app
 from sunprep.errors import BadInput
 from sunprep.export.splits import hashed_split, load_split_file
 from sunprep.sunrgbd.sensors import scene_key
@@ -102,3 +106,18 @@ def test_hashed_split_is_seeded_by_name_only(tmp_path: Path) -> None:
     assert 0.17 < a.count("val") / len(a) < 0.23
     assert {hashed_split(tmp_path / n, 0.0, 1) for n in names} == {"train"}
     assert {hashed_split(tmp_path / n, 1.0, 1) for n in names} == {"val"}
+
+
+@pytest.mark.parametrize("fraction, empty", [(0.0, "val"), (1.0, "train")])
+def test_an_export_that_leaves_a_split_empty_says_so(tmp_path, fraction, empty) -> None:
+    """train silently ran without validation after `--val-fraction 0`."""
+    root = tmp_path / "data"
+    write_dataset(root, 3, seed=8, size=(12, 16))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["export", "--root", str(root), "--out", str(out), "--size", "8x8",
+                                      "--workers", "1", "--val-fraction", str(fraction), "-q"])
+    assert result.exit_code == 0, result.output
+    want = f"{out}: no {empty} samples; "
+    assert f"warning: {want}" in result.stderr
+    (line,) = json.loads((out / "report.json").read_text())["split_warnings"]
+    assert line.startswith(want)

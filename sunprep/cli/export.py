@@ -151,6 +151,8 @@ def export(
         typer.echo("by sensor: " + "; ".join(f"{f} {', '.join(f'{n} {split}' for split, n in c.items())}" for f, c in report.sensors.items()))
     typer.echo(f"{report.processed} scenes read in {report.seconds:.1f} s; manifest.parquet, classes.csv, report.json written")
     typer.echo(f"mapping fingerprint {report.mapping_fingerprint}")
+    for line in report.split_warnings:
+        typer.echo(f"warning: {line}", err=True)
     if report.warnings:
         typer.echo(f"{len(report.warnings)} reader warnings (recovered), listed in report.json and manifest.parquet")
     unlabeled = sum(s.unlabeled for s in report.skipped)

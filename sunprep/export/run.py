@@ -116,6 +116,7 @@ class ExportReport:
     seconds: float
     processed: int  # scenes read in this run
     mapping_fingerprint: str  # as the manifest records it, and `normalize` prints it
+    split_warnings: tuple[str, ...] = ()  # of the export as a whole: a split left empty (`empty_splits`)
 
 
 @dataclass(frozen=True)
@@ -463,11 +464,12 @@ def output_error(err: OSError, out: Path) -> BadInput:
 def _finish(out: Path, plan: Plan, progress: Progress, started: float) -> ExportReport:
     """The manifest, class table and report of a completed run; the journal goes last."""
     done = progress.done
+    counts = {split: sum(d.split == split for d in done) for split in SPLITS}
     write_text_atomic(out / "classes.csv", plan.classes.to_csv())
     write_manifest(out, done, plan.fingerprint, plan.settings_sha256)
     report = ExportReport(
         out=out,
-        counts={split: sum(d.split == split for d in done) for split in SPLITS},
+        counts=counts,
         sensors=sensor_counts(done),
         resumed=progress.resumed,
         skipped=tuple(progress.skipped),
@@ -475,10 +477,21 @@ def _finish(out: Path, plan: Plan, progress: Progress, started: float) -> Export
         seconds=time.perf_counter() - started,
         processed=len(progress.todo),
         mapping_fingerprint=plan.fingerprint,
+        split_warnings=empty_splits(out, counts),
     )
     write_text_atomic(out / "report.json", report_json(report, plan.settings))
     progress.journal.remove()
     return report
+
+
+def empty_splits(out: Path, counts: dict[str, int]) -> tuple[str, ...]:
+    """A split that came out empty although samples were exported: `train` would then run
+    without validation (or learn from nothing) without a word, so the export says it."""
+    if not sum(counts.values()):
+        return ()
+    consequence = {"train": "train has nothing to learn from", "val": "train runs without validation"}
+    return tuple(f"{out}: no {split} samples; {consequence[split]} (see --val-fraction, --split-file, --seed)"
+                 for split, n in counts.items() if n == 0)  # fmt: skip
 
 
 def _record(journal: Journal, done: list[Done], completed: Iterable[Done]) -> None:
@@ -506,6 +519,7 @@ def report_json(report: ExportReport, settings: dict) -> str:
         "skipped": [asdict(s) for s in report.skipped],  # faults, and scenes left out unlabeled (`unlabeled`)
         "left_out_unlabeled": sum(s.unlabeled for s in report.skipped),
         "warnings": list(report.warnings),
+        "split_warnings": list(report.split_warnings),
         "settings": settings,
         "timings": {
             "seconds": round(report.seconds, 3),
