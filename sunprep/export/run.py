@@ -464,7 +464,7 @@ def output_error(err: OSError, out: Path) -> BadInput:
 def _finish(out: Path, plan: Plan, progress: Progress, started: float) -> ExportReport:
     """The manifest, class table and report of a completed run; the journal goes last."""
     done = progress.done
-    counts = {split: sum(d.split == split for d in done) for split in SPLITS}
+    counts: dict[str, int] = {split: sum(d.split == split for d in done) for split in SPLITS}
     write_text_atomic(out / "classes.csv", plan.classes.to_csv())
     write_manifest(out, done, plan.fingerprint, plan.settings_sha256)
     report = ExportReport(
