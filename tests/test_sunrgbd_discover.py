@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from fixtures.scenes import write_dataset, write_scene
 from sunprep.errors import BadInput
+from sunprep.export.run import ExportConfig, run_export
+from sunprep.sunrgbd.check import ScanConfig, run_scan
 from sunprep.sunrgbd.discover import discover_scenes
 
 
@@ -70,3 +73,51 @@ def test_sunrgbd_root_without_kinect2(tmp_path: Path) -> None:
 
 def test_real_scene_folders(shared_data: Path) -> None:
     assert [p.name for p in discover_scenes(shared_data / "sunrgbd")] == ["2014-12-18_11-31-54_260595134347", "img_0063"]
+
+
+def test_symlinked_scene_folders_are_followed_once(tmp_path: Path) -> None:
+    """A folder of links to scenes, a link among real scenes, a link back up (a cycle), a second link to one scene."""
+    real = tmp_path / "real"
+    for name in ("a", "b", "c"):
+        write_scene(real / name, seed=1, size=(8, 8), label_source="none")
+    links = tmp_path / "links"
+    links.mkdir()
+    for name in ("a", "b"):
+        (links / name).symlink_to(real / name, target_is_directory=True)
+    (links / "again_a").symlink_to(real / "a", target_is_directory=True)
+    (links / "loop").symlink_to(links, target_is_directory=True)
+    assert [p.name for p in discover_scenes(links)] == ["a", "b"]
+    mixed = tmp_path / "SUNRGBD" / "kv2" / "kinect2data"
+    write_scene(mixed / "x", seed=1, size=(8, 8), label_source="none")
+    (mixed / "y").symlink_to(real / "c", target_is_directory=True)
+    assert [p.name for p in discover_scenes(tmp_path / "SUNRGBD")] == ["x", "y"]
+    checks = run_scan(ScanConfig(root=links))
+    assert [c.problems for c in checks] == [(), ()]
+
+
+def test_empty_and_unreadable_folders_where_a_scene_is_expected_are_listed(tmp_path: Path, monkeypatch) -> None:
+    kv2 = tmp_path / "SUNRGBD" / "kv2" / "kinect2data"
+    write_scene(kv2 / "good", seed=1, size=(8, 8), label_source="none")
+    (kv2 / "empty_scene").mkdir()
+    (kv2 / "locked").mkdir()
+    (kv2 / "notes").mkdir()
+    (kv2 / "notes" / "readme.txt").write_text("x")
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def deny(path):
+        if isinstance(path, (str, os.PathLike)) and Path(path) == kv2 / "locked":  # what mode 000 does but to root
+            raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "scandir", lambda p=".": deny(p) or real_scandir(p))
+    monkeypatch.setattr(os, "listdir", lambda p=".": deny(p) or real_listdir(p))
+    assert [p.name for p in discover_scenes(tmp_path)] == ["empty_scene", "good", "locked", "notes"]
+    problems = {Path(c.rel_path).name: c.problems for c in run_scan(ScanConfig(root=kv2))}
+    assert problems == {
+        "empty_scene": (f"{kv2 / 'empty_scene'}: an empty folder where a scene folder was expected",),
+        "good": (),
+        "locked": (f"{kv2 / 'locked'}: cannot read (Permission denied)",),
+        "notes": (f"{kv2 / 'notes'}: holds no scene (no image/ folder or intrinsics.txt) where a scene folder was expected",),
+    }
+    report = run_export(ExportConfig(root=tmp_path, out=tmp_path / "out", size=(8, 8), workers=1, keep_unlabeled=True))
+    assert sorted(s.reason for s in report.skipped) == sorted(p for ps in problems.values() for p in ps)
+    assert sum(report.counts.values()) == 1

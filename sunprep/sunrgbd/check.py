@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from sunprep.errors import skip_reason
 from sunprep.sunrgbd.depth import NO_DEPTH, DepthChoice, read_depth_png
-from sunprep.sunrgbd.discover import discover_scenes
+from sunprep.sunrgbd.discover import check_scene_dir, discover_scenes
 from sunprep.sunrgbd.mat import Seg2D, open_seg2d
 from sunprep.sunrgbd.scene import (
     depth_warnings,
@@ -81,6 +81,9 @@ def check_scene(
                 tracebacks.append(tb)
             return None
 
+    attempt(lambda: check_scene_dir(scene_dir))
+    if problems:  # no scene folder at all: its parts' problems would only repeat that
+        return SceneCheck(rel, None, None, "", 0, "", "", tuple(problems), (), tuple(tracebacks), sensor=sensor_of(scene_key(scene_dir.resolve().as_posix())))
     image = attempt(lambda: find_image(scene_dir))
     rgb = attempt(lambda: read_rgb(image)) if image is not None else None
     shape = rgb.shape[:2] if rgb is not None else None

@@ -22,6 +22,7 @@ from sunprep.inputs import IMAGE_ERRORS, regular_file
 from sunprep.labels.classes import seg37_classes
 from sunprep.sunrgbd.annotation import read_index_json
 from sunprep.sunrgbd.depth import DEPTH_CHOICES, NO_DEPTH, DepthChoice, read_depth_png
+from sunprep.sunrgbd.discover import check_scene_dir
 from sunprep.sunrgbd.mat import OFFICIAL_SOURCE, Seg2D, read_seg_mat
 from sunprep.sunrgbd.records import LabelRecord
 
@@ -189,6 +190,7 @@ def official_labels(rel_path: str, shape: tuple[int, int], seg2d: Seg2D | None) 
 def read_labels(scene_dir: Path, root: Path, *, seg2d: Seg2D | None = None) -> LabelRecord:
     """The scene's labels alone (the JPEG header gives the size; no pixels are decoded)."""
     scene_dir = Path(scene_dir)
+    check_scene_dir(scene_dir)
     shape = image_shape(find_image(scene_dir))
     return labels_for(scene_dir, rel_posix(scene_dir, root), shape, seg2d)
 
@@ -209,6 +211,7 @@ def read_scene(
     if depth not in DEPTH_CHOICES:
         raise ValueError(f"depth={depth!r}: expected one of {DEPTH_CHOICES}")
     scene_dir = Path(scene_dir)
+    check_scene_dir(scene_dir)
     rel = rel_posix(scene_dir, root)
     image = find_image(scene_dir)
     rgb = read_rgb(image)
