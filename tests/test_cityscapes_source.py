@@ -17,6 +17,9 @@ from sunprep.export.cityscapes_source import (
     parse_label_table,
     read_frame,
 )
+from sunprep.export.registry import SPECS
+from sunprep.export.run import ExportConfig, run_export
+from sunprep.export.sample import MAX_DEPTH_PNG_M
 
 
 def test_official_table_gives_19_train_ids() -> None:
@@ -51,17 +54,19 @@ def test_label_ids_to_train_ids_on_generated_release(tmp_path: Path) -> None:
         assert np.all(train_ids[truth.label_ids == 26] == 13)  # car
         assert np.all(train_ids[truth.label_ids == 0] == -1)  # unlabeled -> void
         assert np.all(train_ids[truth.label_ids == 9] == -1)  # parking -> ignore -> void
-        assert data.warnings == ()
         valid = truth.disparity_raw > 1
         expected = BASELINE_M * FX_PX / ((truth.disparity_raw[valid].astype(np.float64) - 1) / 256)
-        assert np.allclose(data.depth[valid], expected, rtol=1e-5)
-        assert np.all(data.depth[~valid] == 0)
+        near = expected <= MAX_DEPTH_PNG_M
+        assert np.allclose(data.depth[valid][near], expected[near], rtol=1e-5)
+        assert np.all(data.depth[valid][~near] == 0) and np.all(data.depth[~valid] == 0)  # beyond 65.535 m: missing
+        far = int((~near).sum())
+        assert data.warnings == ((f"{frame.path('disparity')}: {far} px beyond 65.535 m treated as missing (0)",) if far else ())
 
 
 def test_disparity_rule_by_hand() -> None:
-    raw = np.array([[0, 1, 257, 513]], np.uint16)
-    depth = disparity_to_depth(raw, 0.2, 2000.0)
-    assert depth.tolist() == [[0.0, 0.0, 400.0, 200.0]]
+    raw = np.array([[0, 1, 257, 513, 2]], np.uint16)
+    depth = disparity_to_depth(raw, 0.2, 200.0)
+    assert depth.tolist() == [[0.0, 0.0, 40.0, 20.0, 0.0]]  # 1/256 px: 10,240 m, beyond 65.535 m, missing
 
 
 def test_missing_or_inconsistent_files_are_named(tmp_path: Path) -> None:
@@ -79,3 +84,18 @@ def test_missing_or_inconsistent_files_are_named(tmp_path: Path) -> None:
         read_frame(frames[1])
     with pytest.raises(BadInput, match="not a Cityscapes release"):
         discover_frames(tmp_path / "nothing")
+
+
+def test_every_format_holds_the_same_cityscapes_depth(tmp_path: Path) -> None:
+    """The .npy export kept kilometres that the 16-bit PNGs saturated to 65535: now one rule."""
+    write_release(tmp_path / "cs", seed=2, size=(32, 64))
+    depths = {}
+    for fmt in ("cityscapes", "cityscapes-official", "parquet"):
+        report = run_export(ExportConfig(root=tmp_path / "cs", out=tmp_path / fmt, dataset="cityscapes", format=fmt,  # type: ignore[arg-type]
+                                         size=(16, 32), workers=1))
+        assert len(report.warnings) == 6 and all("beyond 65.535 m treated as missing" in w for w in report.warnings)
+        listing = SPECS[fmt].listing(tmp_path / fmt, "train")  # type: ignore[index]
+        depths[fmt] = np.stack([listing.read(k, True).depth for k in range(len(listing.ids))])
+    assert 0 < depths["cityscapes"].max() <= MAX_DEPTH_PNG_M
+    for fmt in ("cityscapes-official", "parquet"):
+        np.testing.assert_allclose(depths[fmt], depths["cityscapes"], atol=5e-4)

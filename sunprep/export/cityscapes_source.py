@@ -25,6 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from sunprep.errors import BadInput, MappingError
 from sunprep.export.official import FILES, RELEASE_MAPS, CsName
+from sunprep.export.sample import MAX_DEPTH_PNG_M
 from sunprep.export.splits import SPLITS  # `test` has no public labels in Cityscapes either
 from sunprep.labels.classes import VOID, VOID_PNG, ClassTable
 
@@ -134,12 +135,17 @@ def _camera(frame: CityscapesFrame) -> tuple[float, float, tuple[str, ...]]:
 def disparity_to_depth(raw: np.ndarray, baseline_m: float, fx_px: float) -> np.ndarray:
     """The release's rule: disparity = (p - 1) / 256 for p > 0; depth = baseline * fx / disparity.
 
-    p = 0 (invalid) and p = 1 (zero disparity, infinitely far) both become 0 = missing.
+    p = 0 (invalid) and p = 1 (zero disparity, infinitely far) both become 0 = missing, and so
+    does depth beyond MAX_DEPTH_PNG_M (65.535 m): one rule for every format, since 16-bit
+    millimetre PNGs (official layout, Parquet) cannot hold more, and the .npy export would
+    otherwise keep kilometres from disparities of a few 1/256 px, which are noise anyway.
+    `read_frame` counts those pixels in a warning.
     """
     disparity = (raw.astype(np.float32) - 1.0) / 256.0
     valid = disparity > 0
     depth = np.zeros(raw.shape, np.float32)
     depth[valid] = np.float32(baseline_m * fx_px) / disparity[valid]
+    depth[depth > MAX_DEPTH_PNG_M] = 0.0
     return depth
 
 
@@ -188,7 +194,10 @@ def read_frame(frame: CityscapesFrame, with_depth: bool = True) -> CityscapesFra
     if raw.shape != shape:
         raise BadInput(f"{disparity_path}: {raw.shape} disparity for a {shape} image")
     baseline, fx, warnings = _camera(frame)
-    return CityscapesFrameData(rgb, maps["labelIds"], disparity_to_depth(raw, baseline, fx), warnings, maps)
+    depth = disparity_to_depth(raw, baseline, fx)
+    if far := int(np.count_nonzero((raw > 1) & (depth == 0))):  # a disparity, but no depth: beyond the limit
+        warnings += (f"{disparity_path}: {far} px beyond {MAX_DEPTH_PNG_M} m treated as missing (0)",)
+    return CityscapesFrameData(rgb, maps["labelIds"], depth, warnings, maps)
 
 
 def has_disparity(root: Path) -> bool:

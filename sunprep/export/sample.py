@@ -19,6 +19,7 @@ from sunprep.labels.classes import VOID, VOID_PNG
 PNG_LEVEL = 1  # zlib level: 6 takes several times longer for files a few % smaller at 128x256
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DEPTH_PNG_SCALE = 1000.0  # metres -> millimetres in 16-bit depth PNGs, as SUN RGB-D stores them
+MAX_DEPTH_PNG_M = 0xFFFF / DEPTH_PNG_SCALE  # 65.535 m: the farthest a 16-bit millimetre PNG holds
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def label_png_array(label: np.ndarray) -> np.ndarray:
 
 
 def depth_mm_array(depth: np.ndarray) -> np.ndarray:
-    """Metres as uint16 millimetres, 0 = missing; clipped at 65.535 m (Cityscapes' far range)."""
+    """Metres as uint16 millimetres, 0 = missing. Readers keep depth within MAX_DEPTH_PNG_M (SUN
+    RGB-D caps at 8 m, Cityscapes drops what lies beyond), so the clip only guards the dtype."""
     return np.clip(np.rint(depth * DEPTH_PNG_SCALE), 0, 65535).astype(np.uint16)
 
 
