@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -121,3 +126,33 @@ def test_empty_and_unreadable_folders_where_a_scene_is_expected_are_listed(tmp_p
     report = run_export(ExportConfig(root=tmp_path, out=tmp_path / "out", size=(8, 8), workers=1, keep_unlabeled=True))
     assert sorted(s.reason for s in report.skipped) == sorted(p for ps in problems.values() for p in ps)
     assert sum(report.counts.values()) == 1
+
+
+def _as_nobody() -> list[str] | None:
+    """`setpriv` prefix running a command as user nobody, where root can drop to it; else None."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return None
+    prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import sunprep"], capture_output=True, check=False)
+    return prefix if probe.returncode == 0 else None
+
+
+def test_a_mode_000_scene_folder_is_a_problem_for_a_user_it_denies() -> None:
+    """The real thing behind the monkeypatched test above: chmod 000 read by a user it denies."""
+    prefix = _as_nobody()
+    if prefix is None:
+        pytest.skip("needs root with setpriv, and a python user nobody can run (to be denied by mode 000)")
+    top = Path(tempfile.mkdtemp(prefix="sunprep-nobody-"))
+    try:
+        scenes = write_dataset(top, 3, seed=2, size=(12, 16))
+        for p in (top, *top.rglob("*")):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        scenes[1].chmod(0)
+        done = subprocess.run([*prefix, sys.executable, "-m", "sunprep", "scan", str(top), "--json"],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 1, done.stderr
+        problems = [p for s in json.loads(done.stdout)["scenes"] for p in s["problems"]]
+        assert problems == [f"{scenes[1]}: cannot read (Permission denied)"]
+    finally:
+        scenes[1].chmod(0o755)
+        shutil.rmtree(top)
