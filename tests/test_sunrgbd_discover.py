@@ -107,6 +107,9 @@ def test_empty_and_unreadable_folders_where_a_scene_is_expected_are_listed(tmp_p
     (kv2 / "locked").mkdir()
     (kv2 / "notes").mkdir()
     (kv2 / "notes" / "readme.txt").write_text("x")
+    write_scene(kv2 / "no_image", seed=2, size=(8, 8))
+    shutil.rmtree(kv2 / "no_image" / "image")
+    (kv2 / "no_image" / "intrinsics.txt").unlink()
     real_scandir, real_listdir = os.scandir, os.listdir
 
     def deny(path):
@@ -115,12 +118,13 @@ def test_empty_and_unreadable_folders_where_a_scene_is_expected_are_listed(tmp_p
 
     monkeypatch.setattr(os, "scandir", lambda p=".": deny(p) or real_scandir(p))
     monkeypatch.setattr(os, "listdir", lambda p=".": deny(p) or real_listdir(p))
-    assert [p.name for p in discover_scenes(tmp_path)] == ["empty_scene", "good", "locked", "notes"]
+    assert [p.name for p in discover_scenes(tmp_path)] == ["empty_scene", "good", "locked", "no_image", "notes"]
     problems = {Path(c.rel_path).name: c.problems for c in run_scan(ScanConfig(root=kv2))}
     assert problems == {
         "empty_scene": (f"{kv2 / 'empty_scene'}: an empty folder where a scene folder was expected",),
         "good": (),
         "locked": (f"{kv2 / 'locked'}: cannot read (Permission denied)",),
+        "no_image": (f"{kv2 / 'no_image'}: holds no scene (no image/ folder or intrinsics.txt) where a scene folder was expected",),
         "notes": (f"{kv2 / 'notes'}: holds no scene (no image/ folder or intrinsics.txt) where a scene folder was expected",),
     }
     report = run_export(ExportConfig(root=tmp_path, out=tmp_path / "out", size=(8, 8), workers=1, keep_unlabeled=True))

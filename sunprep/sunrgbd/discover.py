@@ -8,6 +8,11 @@ from pathlib import Path
 from sunprep.errors import BadInput
 from sunprep.sunrgbd.sensors import DEFAULT_SENSOR_FOLDERS, SENSOR_FOLDERS, SENSORS
 
+ANNOTATION_DIRS = ("annotation2Dfinal", "annotation2D3D", "annotation")  # preference order
+# Subfolders only a scene folder has: one holding these but no image/ is a broken scene, listed
+# once as such, not walked into (its depth/ would be listed as a second folder without a scene).
+SCENE_PARTS = frozenset({"depth", "depth_bfx", "extrinsics", *ANNOTATION_DIRS})
+
 
 def is_scene_dir(path: Path) -> bool:
     """A scene folder holds `image/` (or, when the image went missing, `intrinsics.txt`).
@@ -48,7 +53,7 @@ def _walk(top: Path, expect_scenes: bool) -> list[Path]:
     each real folder once: a link back up the tree, or a second link to one scene, is not walked
     again. Also listed, for `check_scene_dir` to name: folders that cannot be read (they may hold
     scenes), and with `expect_scenes` (inside a sensor folder) a folder that holds neither a
-    scene nor subfolders.
+    scene nor subfolders, or holds a scene's parts (SCENE_PARTS) without its image.
     """
     found: list[Path] = []
     seen: set[tuple[int, int]] = set()
@@ -64,7 +69,7 @@ def _walk(top: Path, expect_scenes: bool) -> list[Path]:
             dirnames[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        if is_scene_dir(here) or (expect_scenes and not dirnames and here != top):
+        if is_scene_dir(here) or (expect_scenes and here != top and (not dirnames or SCENE_PARTS & set(dirnames))):
             found.append(here)
             dirnames[:] = []
         else:

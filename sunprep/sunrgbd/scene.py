@@ -22,7 +22,7 @@ from sunprep.inputs import IMAGE_ERRORS, regular_file
 from sunprep.labels.classes import seg37_classes
 from sunprep.sunrgbd.annotation import read_index_json
 from sunprep.sunrgbd.depth import DEPTH_CHOICES, NO_DEPTH, DepthChoice, read_depth_png
-from sunprep.sunrgbd.discover import check_scene_dir
+from sunprep.sunrgbd.discover import ANNOTATION_DIRS, check_scene_dir
 from sunprep.sunrgbd.mat import OFFICIAL_SOURCE, Seg2D, read_seg_mat
 from sunprep.sunrgbd.records import LabelRecord
 
@@ -53,7 +53,6 @@ class Scene:
 # Each part has its own reader so that `check_scene` (sunprep scan) can report every broken part
 # of a scene, while `read_scene` stops at the first.
 
-ANNOTATION_DIRS = ("annotation2Dfinal", "annotation2D3D", "annotation")  # preference order
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 
