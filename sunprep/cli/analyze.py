@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from sunprep.atomic import check_out_folder
 from sunprep.cli.app import app, guarded
 from sunprep.cli.options import Checkpoint, Device, Quiet, Workers
 from sunprep.progress import progress_bar
@@ -48,6 +49,8 @@ def analyze(
     from sunprep.train.analyze import analyze as run_analyze
     from sunprep.train.analyze import summary, write_analysis
 
+    if out is not None:
+        check_out_folder(out)  # before the model runs over the split, not after
     cfg = AnalyzeConfig(
         checkpoint=checkpoint, data=data, split=split, out=out, worst=worst, compare=compare, data2=data2,
         batch_size=batch_size, device=device, workers=workers,

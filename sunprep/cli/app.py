@@ -37,11 +37,23 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+# What a Ctrl-C leaves, per command: the batches resume from their outputs, train from its last epoch.
+ON_INTERRUPT = {
+    "fetch": "re-run the same command to resume",
+    "export": "re-run the same command to resume",
+    "crossdomain": "re-run the same command to resume",
+    "train": "re-run it with --resume to continue from the last finished epoch (none finished: re-run it as it was)",
+}
+
+
 def guarded(func: Callable[P, R]) -> Callable[P, R]:
     """Turn a `SunprepError` into one `error:` line on stderr and its class's exit code.
 
-    Only expected failures are caught: anything else is a bug and keeps its traceback.
+    Only expected failures are caught: anything else is a bug and keeps its traceback. Ctrl-C
+    is no bug either: one line saying how to go on, exit 130, instead of a traceback or silence.
     """
+    hint = ON_INTERRUPT.get(func.__name__)
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -50,5 +62,8 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
         except SunprepError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted; {hint}" if hint else "interrupted", err=True)
+            raise typer.Exit(INTERRUPTED) from None
 
     return wrapper

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from sunprep.atomic import check_out_folder
 from sunprep.cli.app import app, guarded
 from sunprep.cli.options import GLOBAL_BATCH, Compile, Device, Poolings, Precision, Quiet, Width, Workers
 from sunprep.progress import progress_bar
@@ -42,6 +43,7 @@ def crossdomain(
     from sunprep.train.distributed import session
     from sunprep.train.loop import pick_device
 
+    check_out_folder(out)  # before the first of four runs, not when results are written
     cfg = CrossConfig(
         domain_a=domain_a, domain_b=domain_b, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width,
         poolings=poolings,

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sunprep.cli.app import app, guarded
 from sunprep.cli.options import Checkpoint, Device, Precision, Quiet, Workers
+from sunprep.console import console
 from sunprep.progress import progress_bar
 from sunprep.train.config import EvalConfig
 
@@ -78,7 +78,7 @@ def evaluate(
     if not world.main:
         return
     typer.echo(f"{result.images} images, {result.scores.pixels} labelled pixels, head {result.head}")
-    Console(width=100).print(result_table(result))
+    console(width=100).print(result_table(result))
     if result.predictions is not None:
         typer.echo(f"wrote {result.images} predictions to {result.predictions}/ and their colours to {result.predictions.parent / 'color'}/")
     if out is not None:

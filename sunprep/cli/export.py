@@ -22,6 +22,7 @@ from sunprep.export.shards import DEFAULT_SHARD_BYTES
 from sunprep.export.sources import DepthChoice
 from sunprep.progress import progress_bar
 from sunprep.sunrgbd.depth import NO_DEPTH
+from sunprep.train.config import SEED_MAX, WORKERS_MAX
 
 
 class SpeedColumn(ProgressColumn):
@@ -77,13 +78,13 @@ def export(
         Path | None, typer.Option("--seg2d-order", exists=True, dir_okay=False, help="scene order of --seg2d: SUNRGBDMeta.mat or a list of paths")
     ] = None,
     label_space: Annotated[LabelSpace, typer.Option("--label-space", help=LABEL_SPACE_HELP)] = "sunprep39",
-    val_fraction: Annotated[float, typer.Option("--val-fraction", help="else: share of val, by scene name")] = 0.2,
-    seed: Annotated[int, typer.Option("--seed", help="seed of that split")] = 0,
-    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="worker processes (default: all cores)")] = None,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", min=0, max=1, help="else: share of val, by scene name")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX, help="seed of that split")] = 0,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, max=WORKERS_MAX, help="worker processes (default: all cores)")] = None,
     depth: Annotated[DepthChoice, typer.Option("--depth", help=DEPTH_HELP)] = "refined",
     depth_encoding: Annotated[DepthEncoding, typer.Option("--depth-encoding", help=".npy depth: metres or 1/m")] = "metres",
     shard_mb: Annotated[
-        float, typer.Option("--shard-mb", min=0.001, help="parquet: bound on a shard's PNG bytes, MiB")
+        float, typer.Option("--shard-mb", min=0.001, max=2**20, help="parquet: bound on a shard's PNG bytes, MiB")
     ] = DEFAULT_SHARD_BYTES / 2**20,
     strict: Annotated[bool, typer.Option("--strict", help="stop at the first bad scene (exit 2)")] = False,
     keep_unlabeled: Annotated[

@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sunprep.atomic import check_out_folder
 from sunprep.cli.app import app, guarded
 from sunprep.cli.options import Sensors, sensor_folders
+from sunprep.console import console
 from sunprep.labels.agreement import Agreement
 from sunprep.labels.normalize import NormalizeConfig, NormalizeResult, run_normalize, summarise, write_outputs
 from sunprep.progress import progress_bar
@@ -86,10 +88,12 @@ def normalize(
 ) -> None:
     """Resolve every raw name (exact, fuzzy, rule or other) and say what share of pixels went where."""
     cfg = NormalizeConfig(tuple(mapping or ()), root, labels, out, seg2d, seg2d_order, agreement, sensor_folders(sensors))
+    if out is not None:
+        check_out_folder(out)  # before the whole dataset is read, not after
     with progress_bar(quiet or root is None) as bar:
         task = bar.add_task("normalize", total=None)
         result = run_normalize(cfg, on_step=lambda i, n: bar.update(task, completed=i, total=n))
-    err = Console(stderr=True)
+    err = console(stderr=True)
     for line in result.skipped:
         err.print(f"warning: skipped {line}", markup=False, highlight=False)
     for line in result.warnings:
@@ -105,7 +109,7 @@ def normalize(
             typer.echo(shown.to_string(index=False))
         typer.echo(_summary_text(result, summary))
         if result.agreement is not None:
-            show_agreement(result.agreement, Console(width=200))
+            show_agreement(result.agreement, console(width=200))
     if out is not None:
         for path in write_outputs(result, cfg, out):
             err.print(f"wrote {path}", markup=False, highlight=False)

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sunprep.cli.app import app, guarded
+from sunprep.console import console
 from sunprep.labels.report import ReportQuery, SortKey, accept, examples, load_table, select
 from sunprep.labels.resolve import METHODS
+from sunprep.train.config import COUNT_MAX
 
 Output = Literal["table", "csv", "json"]
 # An Enum built from resolve.METHODS: typer reads a list of Enum members, not a list of Literal.
@@ -26,11 +27,11 @@ def report(
     path: Annotated[Path, typer.Argument(help="a `normalize --out` folder, or its resolved.parquet/.csv")] = Path("normalized"),
     method: Annotated[list[MethodChoice] | None, typer.Option(help="how the name was resolved; repeatable")] = None,
     class_: Annotated[list[str] | None, typer.Option("--class", help="class name or id; repeatable")] = None,
-    min_count: Annotated[int, typer.Option(help="only names in at least this many images")] = 0,
-    min_score: Annotated[float, typer.Option(help="only names scoring at least this")] = 0.0,
-    max_score: Annotated[float, typer.Option(help="only names scoring at most this")] = 100.0,
+    min_count: Annotated[int, typer.Option(min=0, max=COUNT_MAX, help="only names in at least this many images")] = 0,
+    min_score: Annotated[float, typer.Option(min=0, max=100, help="only names scoring at least this")] = 0.0,
+    max_score: Annotated[float, typer.Option(min=0, max=100, help="only names scoring at most this")] = 100.0,
     sort: Annotated[SortKey, typer.Option(help="descending for counts and score, ascending for names")] = "pixels",
-    limit: Annotated[int | None, typer.Option(help="show at most this many rows")] = None,
+    limit: Annotated[int | None, typer.Option(min=0, max=COUNT_MAX, help="show at most this many rows")] = None,
     fmt: Annotated[Output, typer.Option("--format", help="a table to read, or csv / json for other tools")] = "table",
     examples_of: Annotated[str | None, typer.Option("--examples", help="list the example scenes of this raw name")] = None,
     accept_rows: Annotated[bool, typer.Option("--accept", help="write the selected rows' suggested classes to accepted.csv beside the table (default selection: --method fuzzy)")] = False,
@@ -60,4 +61,4 @@ def report(
             view.add_column(col, justify="right" if col in ("score", "images", "pixels") else "left")
         for r in rows[list(SHOWN)].itertuples(index=False):
             view.add_row(*(f"{v:g}" if isinstance(v, float) else str(v) for v in r))
-        Console(width=200).print(view)
+        console(width=200).print(view)

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sunprep.cli.app import app, guarded
 from sunprep.cli.options import Sensors, sensor_folders
+from sunprep.console import console
 from sunprep.errors import PartialFailure
 from sunprep.progress import progress_bar
 from sunprep.sunrgbd.check import ScanConfig, SceneCheck, run_scan, summarise
@@ -35,16 +35,16 @@ def scan_with_bar(cfg: ScanConfig, quiet: bool = True) -> list[SceneCheck]:
         bar.stop()
 
 
+SCENE_WIDTH = 64  # a Kinect v2 name (000002_2014-05-22_19-58-26_260595134347_rgbf000065-resize) has 57 characters
+
+
 def _table(checks: list[SceneCheck]) -> Table:
     """One row per scene, named by its folder and sensor folder; the full path is in --json."""
     table = Table(show_lines=False)
-    table.add_column("scene", no_wrap=True)
-    table.add_column("sensor", no_wrap=True)
-    table.add_column("size")
-    table.add_column("labels")
-    table.add_column("names", justify="right")
-    table.add_column("type")
-    table.add_column("status", justify="right")
+    # A 250-character scene name squeezed every other column to nothing: it is cut with an ellipsis instead.
+    table.add_column("scene", no_wrap=True, overflow="ellipsis", max_width=SCENE_WIDTH)
+    for col in ("sensor", "size", "labels", "names", "type", "status"):
+        table.add_column(col, no_wrap=True, justify="right" if col in ("names", "status") else "left")
     for c in checks:
         table.add_row(
             Path(c.rel_path).name,
@@ -102,27 +102,25 @@ def scan(
         doc = {"root": str(root), "summary": asdict(summary), "scenes": [asdict(c) for c in checks]}
         typer.echo(json.dumps(doc, indent=2))
     else:
-        console = Console()
-        if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
-            console = Console(width=160)
-        console.print(_table(checks))
-        console.print(f"{summary.scenes} scenes, {summary.with_problems} with problems")
+        out = console(width=160)  # piped or captured: do not squeeze the table into 80 columns
+        out.print(_table(checks))
+        out.print(f"{summary.scenes} scenes, {summary.with_problems} with problems")
         if summary.unlabeled:
             n = summary.unlabeled
-            console.print(f"{n} scene{'s' * (n != 1)} without annotation (status unlabeled): export leaves "
+            out.print(f"{n} scene{'s' * (n != 1)} without annotation (status unlabeled): export leaves "
                           f"{'them' if n != 1 else 'it'} out unless --keep-unlabeled")
-        console.print(f"label sources: {_counts(summary.label_sources)}")
-        console.print(f"sizes: {_counts(summary.sizes)}")
-        console.print(f"sensors: {_counts(summary.sensors)}", soft_wrap=True)  # ten folders: one line
-        console.print(f"scene types: {_counts(summary.scene_types)}")
+        out.print(f"label sources: {_counts(summary.label_sources)}")
+        out.print(f"sizes: {_counts(summary.sizes)}")
+        out.print(f"sensors: {_counts(summary.sensors)}")  # ten folders: one line
+        out.print(f"scene types: {_counts(summary.scene_types)}")
         n_warn = sum(len(c.warnings) for c in checks)
         if n_warn and not warnings:
-            console.print(f"{n_warn} warnings in {sum(bool(c.warnings) for c in checks)} scenes (--warnings lists them)")
+            out.print(f"{n_warn} warnings in {sum(bool(c.warnings) for c in checks)} scenes (--warnings lists them)")
         for c in checks:
             for line in c.problems:
-                console.print(f"problem: {line}", markup=False, highlight=False, soft_wrap=True)
+                out.print(f"problem: {line}", markup=False, highlight=False)
             for line in c.warnings if warnings else ():
-                console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+                out.print(f"warning: {line}", markup=False, highlight=False)
     if summary.with_problems:
         raise PartialFailure(f"{root}: {summary.with_problems} of {summary.scenes} scenes have problems")
 
@@ -138,16 +136,16 @@ def _scan_training_data(root: Path, json_out: bool, quiet: bool) -> None:
                "classes_source": check.classes_source, "splits": [asdict(s) for s in check.splits]}  # fmt: skip
         typer.echo(json.dumps(doc, indent=2))
     else:
-        console = Console(width=None if Console().is_terminal else 160)
+        out = console(width=160)
         table = Table()
         for col in ("split", "samples", "size", "classes present", "void"):
             table.add_column(col, justify="left" if col == "split" else "right")
         for s in check.splits:
             table.add_row(s.split, str(s.samples), s.size, str(s.classes_present), f"{s.void_share:.1%}")
-        console.print(f"{root}: training data in the {check.layout} layout, {check.n_classes} classes ({check.classes_source})")
-        console.print(table)
+        out.print(f"{root}: training data in the {check.layout} layout, {check.n_classes} classes ({check.classes_source})")
+        out.print(table)
         for s in check.splits:
             for line in s.problems:
-                console.print(f"problem: {line}", markup=False, highlight=False, soft_wrap=True)
+                out.print(f"problem: {line}", markup=False, highlight=False)
     if bad:
         raise PartialFailure(f"{root}: {len(bad)} of {len(check.splits)} splits have problems")

@@ -16,7 +16,7 @@ from typing import Literal, get_args
 import pandas as pd
 
 from sunprep.atomic import write_text_atomic
-from sunprep.errors import BadInput
+from sunprep.errors import BadInput, MappingError
 from sunprep.labels.canonical import canonical
 from sunprep.labels.classes import load_classes
 from sunprep.labels.normalize import ACCEPTED_NAME, COLUMNS
@@ -66,7 +66,10 @@ def select(table: pd.DataFrame, query: ReportQuery) -> pd.DataFrame:
         keep &= table["method"].isin(query.methods)
     if query.classes:
         classes = load_classes()
-        names = {classes.names[class_of(c, classes, "--class")] for c in query.classes}
+        try:
+            names = {classes.names[class_of(c, classes, "--class")] for c in query.classes}
+        except MappingError as err:  # a bad option value, not a bad table: exit 2
+            raise BadInput(str(err)) from None
         keep &= table["class_name"].isin(names)
     keep &= (table["images"] >= query.min_count) & table["score"].between(query.min_score, query.max_score)
     ascending = query.sort in ("raw_label", "class_name")

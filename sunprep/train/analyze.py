@@ -34,6 +34,8 @@ from sunprep.train.loop import OnBatch, infer, load_for_eval, pick_device, to_ba
 from sunprep.train.metrics import Scores, confusion, score_text, scores
 from sunprep.train.unet import UNet
 
+WORST = "worst"  # the folder of the panels, emptied of other runs' at each write
+
 
 @dataclass(frozen=True)
 class Worst:
@@ -189,6 +191,8 @@ def write_analysis(a: Analysis, out: Path) -> list[Path]:
     stats = np.concatenate([a.channel_stats[d] for d in domains], axis=1)
     table("feature_stats.csv", header, [[c, *(f"{v:.6g}" for v in row)] for c, row in enumerate(stats)])
     paths += [save_png(fig, out / name) for name, fig in figures(a).items()]
+    for stale in set((out / WORST).glob("*.png")) - set(paths):  # an earlier run's panels: not this run's worst
+        stale.unlink()
     write_text_atomic(out / "summary.json", json.dumps(summary(a), indent=2) + "\n")
     paths.append(out / "summary.json")
     return paths
@@ -205,7 +209,7 @@ def figures(a: Analysis) -> dict[str, Figure]:
     for rank, w in enumerate(a.worst, start=1):
         title = f"{w.scene}: mIoU {w.miou:.3f}" + (f"  ({w.id})" if w.scene != w.id else "")
         title += f", rank {rank} from the bottom of {len(a.ids)} images"
-        out[f"worst/{rank:02d}_{w.id.replace('/', '_')}.png"] = worst_figure(w.image, w.label, w.pred, a.classes, title)
+        out[f"{WORST}/{rank:02d}_{w.id.replace('/', '_')}.png"] = worst_figure(w.image, w.label, w.pred, a.classes, title)
     return out
 
 

@@ -20,10 +20,32 @@ ClassWeights = Literal["none", "inverse-sqrt"]
 PRECISIONS: tuple[PrecisionChoice, ...] = get_args(PrecisionChoice)
 
 
+# Upper bounds far past any sensible value: beyond them numpy or torch fail with a traceback
+# mid-run (a seed numpy cannot take, a size that overflows a C int), or memory runs out.
+SEED_MAX = 2**32 - 1  # what np.random.seed and torch.manual_seed both take (from 0)
+WORKERS_MAX = 1024
+BATCH_MAX = 65536
+EPOCHS_MAX = 100_000
+COUNT_MAX = 2**63 - 1  # int64: counts and positions compared against numpy / pandas columns
+# (option, lowest, highest) of the integer settings of train, evaluate, crossdomain and analyze.
+INT_RANGES = {"epochs": (1, EPOCHS_MAX), "batch_size": (1, BATCH_MAX), "width": (1, 512), "poolings": (1, 8),
+              "workers": (1, WORKERS_MAX), "seed": (0, SEED_MAX), "worst": (0, COUNT_MAX)}  # fmt: skip
+
+
 def at_least(option: str, value: int, low: int) -> None:
     """Bad option values are bad input (exit 2), caught before any data is read or any work done."""
     if value < low:
         raise BadInput(f"--{option} {value}: must be at least {low}")
+
+
+def in_ranges(cfg: object, names: tuple[str, ...]) -> None:
+    """`INT_RANGES` for these fields of a config: one line, exit 2, before any work."""
+    for name in names:
+        low, high = INT_RANGES[name]
+        value = getattr(cfg, name)
+        at_least(name.replace("_", "-"), value, low)
+        if value > high:
+            raise BadInput(f"--{name.replace('_', '-')} {value}: must be at most {high}")
 
 
 def positive_finite(option: str, value: float, allow_zero: bool = False) -> None:
@@ -85,8 +107,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (measured in benchmarks/train.py)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "width", "poolings", "workers"):
-            at_least(name.replace("_", "-"), getattr(self, name), 1)
+        in_ranges(self, ("epochs", "batch_size", "width", "poolings", "workers", "seed"))
         positive_finite("lr", self.lr)
         positive_finite("weight-decay", self.weight_decay, allow_zero=True)
         one_of("precision", self.precision, PRECISIONS)
@@ -127,8 +148,7 @@ class EvalConfig:
     predictions: Path | None = None  # one PNG per image for outside tools (sunprep.train.predictions)
 
     def __post_init__(self) -> None:
-        at_least("batch-size", self.batch_size, 1)
-        at_least("workers", self.workers, 1)
+        in_ranges(self, ("batch_size", "workers"))
         one_of("precision", self.precision, PRECISIONS)
 
 
@@ -149,7 +169,11 @@ class CrossConfig:
     workers: int = 2
     precision: PrecisionChoice = "auto"
     compile: bool = False
-    # Checked by the TrainConfig each run is built from, before the first run starts.
+
+    def __post_init__(self) -> None:
+        """Checked here, before the progress bar and the first of four runs start (each run's TrainConfig checks the rest)."""
+        in_ranges(self, ("epochs", "batch_size", "width", "poolings", "workers", "seed"))
+        positive_finite("lr", self.lr)
 
 
 @dataclass(frozen=True)
@@ -164,3 +188,6 @@ class AnalyzeConfig:
     batch_size: int = 16
     device: DeviceChoice = "auto"
     workers: int = 2
+
+    def __post_init__(self) -> None:
+        in_ranges(self, ("worst", "batch_size", "workers"))

@@ -197,6 +197,8 @@ def train(
     ds = open_dataset(cfg.data)
     if distributed.on_main(lambda: ds.fingerprint, w) != ds.fingerprint:
         raise TrainError(f"{cfg.data}: rank {w.rank} reads other files than rank 0 (file listing or classes differ)")
+    if saved is not None and saved["epoch"] >= cfg.epochs == int(saved["config"]["epochs"]):
+        return _finished(saved, cfg, ds.fingerprint, ckpt_path, w, on_note)
     if device.type == "cuda":
         # Same seed, same result on CUDA too: cuDNN's autotuner and some of its kernels are not
         # deterministic (transposed-conv backward); this costs a little speed.
@@ -321,6 +323,21 @@ def train(
         if on_epoch:
             on_epoch(row)
     distributed.barrier(w)  # nobody reads last.pt (crossdomain's next run) before rank 0 has written it
+    return ckpt_path
+
+
+def _finished(saved: dict[str, Any], cfg: TrainConfig, fingerprint: str, ckpt_path: Path, w: World, on_note: OnNote | None) -> Path:
+    """--resume of a finished run: nothing to train, so the checkpoint and config.json stay as they are.
+
+    Only metrics.csv is put right when a kill between last.pt and it lost the last row.
+    """
+    _check_resumable(saved, cfg, fingerprint, ckpt_path)
+    history = list(saved["history"])
+    metrics = ckpt_path.parent / "metrics.csv"
+    if w.main and (not metrics.exists() or metrics.read_text() != metrics_csv(history)):
+        write_metrics(ckpt_path.parent, history, cfg.epochs)
+    if on_note:
+        on_note(f"{ckpt_path}: the run is already complete ({saved['epoch']} of {cfg.epochs} epochs); nothing changed")
     return ckpt_path
 
 
