@@ -33,7 +33,7 @@ FAST = ["--width", "8", "--poolings", "2", "--batch-size", "4", "--device", "cpu
 CHECKED_BY_THE_COMMAND = {("show", "--index")}
 # Checked by the command's config in one `error: --option value: ...` line (sunprep.train.config),
 # as the README's examples show them: (lowest, highest or None for no bound but finiteness).
-FLOATS_OF_CONFIGS = {"--lr": (0.0, None), "--warmup": (0.0, 1.0), "--scale-min": (0.0, 4.0), "--scale-max": (0.0, 4.0)}
+FLOATS_OF_CONFIGS = {"--lr": (0.0, None), "--finetune-lr": (0.0, None), "--warmup": (0.0, 1.0), "--scale-min": (0.0, 4.0), "--scale-max": (0.0, 4.0)}
 
 
 def numeric_options() -> list[tuple[str, str, object, object, bool]]:

@@ -28,7 +28,7 @@ BATCH_MAX = 65536
 EPOCHS_MAX = 100_000
 COUNT_MAX = 2**63 - 1  # int64: counts and positions compared against numpy / pandas columns
 # (option, lowest, highest) of the integer settings of train, evaluate, crossdomain and analyze.
-INT_RANGES = {"epochs": (1, EPOCHS_MAX), "batch_size": (1, BATCH_MAX), "width": (1, 512), "poolings": (1, 8),
+INT_RANGES = {"epochs": (1, EPOCHS_MAX), "finetune_epochs": (1, EPOCHS_MAX), "batch_size": (1, BATCH_MAX), "width": (1, 512), "poolings": (1, 8),
               "workers": (1, WORKERS_MAX), "seed": (0, SEED_MAX), "worst": (0, COUNT_MAX)}  # fmt: skip
 
 
@@ -172,8 +172,9 @@ class CrossConfig:
 
     def __post_init__(self) -> None:
         """Checked here, before the progress bar and the first of four runs start (each run's TrainConfig checks the rest)."""
-        in_ranges(self, ("epochs", "batch_size", "width", "poolings", "workers", "seed"))
+        in_ranges(self, ("epochs", "finetune_epochs", "batch_size", "width", "poolings", "workers", "seed"))
         positive_finite("lr", self.lr)
+        positive_finite("finetune-lr", self.finetune_lr)
 
 
 @dataclass(frozen=True)
