@@ -81,9 +81,10 @@ def check_scene(
                 tracebacks.append(tb)
             return None
 
+    sensor = sensor_of(scene_key(scene_dir.resolve().as_posix()))
     attempt(lambda: check_scene_dir(scene_dir))
     if problems:  # no scene folder at all: its parts' problems would only repeat that
-        return SceneCheck(rel, None, None, "", 0, "", "", tuple(problems), (), tuple(tracebacks), sensor=sensor_of(scene_key(scene_dir.resolve().as_posix())))
+        return SceneCheck(rel, None, None, "", 0, "", "", tuple(problems), (), tuple(tracebacks), sensor=sensor)
     image = attempt(lambda: find_image(scene_dir))
     rgb = attempt(lambda: read_rgb(image)) if image is not None else None
     shape = rgb.shape[:2] if rgb is not None else None
@@ -107,7 +108,7 @@ def check_scene(
         warnings=(record.warnings if record else ()) + (depth_warnings(scene_dir, depth, found[1]) if found else ()),
         tracebacks=tuple(tracebacks),
         unlabeled=record is not None and not record.labels.any(),
-        sensor=sensor_of(scene_key(scene_dir.resolve().as_posix())),
+        sensor=sensor,
     )
 
 
